@@ -1,0 +1,164 @@
+//! Demo traffic: a realistic mix of daimon.email events, a few seconds apart.
+//!
+//! Mostly ordinary mail; some with `[URGENT]` in the subject or the `priority`
+//! label; now and then a bounce or a complaint. Deterministic for a given seed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::DaimonState;
+
+/// How the demo generator paces itself.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// Mean time between events (each gap is drawn between 0.5× and 1.5× of it).
+    pub interval: Duration,
+    pub seed: u64,
+    /// Stop after this many events (None = forever).
+    pub limit: Option<u64>,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig { interval: Duration::from_secs(4), seed: 7, limit: None }
+    }
+}
+
+pub const DEMO_INBOXES: [&str; 3] = ["inbox_support", "inbox_ops", "inbox_billing"];
+
+const SENDERS: [&str; 8] = [
+    "Maya Chen <maya.chen@northwind.io>",
+    "alerts@pagerduty.example.com",
+    "Jonas Weber <jonas@kontor.de>",
+    "billing@stripe.example.com",
+    "Priya Raman <priya@lumen.dev>",
+    "noreply@github.example.com",
+    "Sam Okafor <sam.okafor@acme.co>",
+    "Lena Novak <lena@fjord.no>",
+];
+
+const NORMAL: [(&str, &str); 8] = [
+    ("Re: onboarding call next week", "Thanks for the notes. Tuesday 10:00 works for us; I'll bring the integration checklist."),
+    ("Invoice INV-2291 for November", "Please find attached the invoice for November. Payment is due within 30 days."),
+    ("Question about webhook retries", "We saw a few retries on our endpoint last night. Is there a way to see the delivery log?"),
+    ("Weekly report: agent resolutions", "Resolved 412 conversations this week, median handling time 3m12s, CSAT 4.6."),
+    ("Your export is ready", "The CSV export you requested is ready to download for the next 24 hours."),
+    ("Can we move the demo?", "Something came up on our side. Would Thursday afternoon work instead?"),
+    ("Feedback on the new inbox rules", "The new routing rules cut our triage time in half. Two small suggestions inside."),
+    ("[support] Password reset not arriving", "A customer says the reset email never arrived. Could you check the logs for them?"),
+];
+
+const URGENT: [(&str, &str); 5] = [
+    ("[URGENT] Production database failover", "Primary db-1 stopped answering at 09:41 UTC. Failover to db-2 is in progress; writes are paused."),
+    ("[URGENT] Payment processing errors spiking", "Card authorisations are failing at 18% for EU customers since 10:05. Please acknowledge."),
+    ("[URGENT] Certificate expires in 2 hours", "The TLS certificate for api.example.com expires today at 14:00 UTC and renewal failed."),
+    ("Customer escalation: contract at risk", "Acme's CTO asked for a call today about the outage on Friday. Please respond within the hour."),
+    ("Security: new sign-in from unknown device", "A new sign-in to the admin console from 203.0.113.7 was not recognised. Review it now."),
+];
+
+/// Publishes demo events until `cancel` fires or the limit is reached.
+pub async fn run(state: Arc<DaimonState>, config: DemoConfig, cancel: CancellationToken) {
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let mut n: u64 = 0;
+    loop {
+        if config.limit.is_some_and(|l| n >= l) {
+            return;
+        }
+        let gap = config.interval.mul_f64(rng.random_range(0.5..1.5));
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(gap) => {}
+        }
+        n += 1;
+        state.publish(demo_event(&mut rng, n));
+    }
+}
+
+/// The `n`th demo event.
+pub fn demo_event(rng: &mut impl Rng, n: u64) -> Value {
+    let inbox = DEMO_INBOXES[rng.random_range(0..DEMO_INBOXES.len())];
+    let roll: u32 = rng.random_range(0..100);
+    if roll < 6 {
+        return json!({"type": "message.bounced", "inbox_id": inbox,
+            "payload": {"message_id": format!("msg_demo_out_{n}"), "inbox_id": inbox,
+                        "recipient": "former.employee@closed-company.example", "bounce_type": "hard",
+                        "reason": "550 5.1.1 mailbox does not exist"}});
+    }
+    if roll < 9 {
+        return json!({"type": "message.complaint", "inbox_id": inbox,
+            "payload": {"message_id": format!("msg_demo_out_{n}"), "inbox_id": inbox,
+                        "recipient": "reader@example.org", "feedback_type": "abuse"}});
+    }
+    let urgent = roll >= 85;
+    let (subject, body) = if urgent {
+        URGENT[rng.random_range(0..URGENT.len())]
+    } else {
+        NORMAL[rng.random_range(0..NORMAL.len())]
+    };
+    let mut labels = vec!["received", "unread"];
+    // Urgent mail without the subject marker carries the `priority` label instead.
+    if urgent && !subject.starts_with("[URGENT]") {
+        labels.push("priority");
+    }
+    json!({"type": "message.received", "inbox_id": inbox, "account_id": "acc_demo",
+        "payload": {"message": message(n, inbox, SENDERS[rng.random_range(0..SENDERS.len())], subject, body, &labels)}})
+}
+
+/// A daimon `Message` object with both `id` and `message_id`, as PROTOCOLS.md proposes.
+pub fn message(n: u64, inbox: &str, from: &str, subject: &str, body: &str, labels: &[&str]) -> Value {
+    json!({
+        "id": format!("msg_demo_{n}"), "message_id": format!("msg_demo_{n}"),
+        "inbox_id": inbox, "thread_id": format!("thread_demo_{}", n / 3),
+        "from": from, "to": [format!("{inbox}@agents.daimon.email")], "cc": [], "bcc": [],
+        "subject": subject, "body": body,
+        "html_body": format!("<p>{}</p>", body.replace('&', "&amp;").replace('<', "&lt;")),
+        "labels": labels, "attachments": []
+    })
+}
+
+/// Formats Unix milliseconds as RFC 3339 UTC.
+pub fn format_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", sod / 3600, (sod / 60) % 60, sod % 60, ms.rem_euclid(1000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_mix_has_every_kind() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let events: Vec<Value> = (1..=200).map(|n| demo_event(&mut rng, n)).collect();
+        let count = |f: &dyn Fn(&Value) -> bool| events.iter().filter(|e| f(e)).count();
+        let subject = |e: &Value| e["payload"]["message"]["subject"].as_str().unwrap_or("").to_owned();
+        let labels = |e: &Value| e["payload"]["message"]["labels"].to_string();
+        assert!(count(&|e| e["type"] == "message.bounced") > 0);
+        assert!(count(&|e| e["type"] == "message.complaint") > 0);
+        assert!(count(&|e| subject(e).starts_with("[URGENT]")) > 0);
+        assert!(count(&|e| labels(e).contains("priority")) > 0);
+        let normal = count(&|e| e["type"] == "message.received" && !subject(e).contains("URGENT") && !labels(e).contains("priority"));
+        assert!(normal > 100, "mostly ordinary mail, got {normal}");
+    }
+
+    #[test]
+    fn formats_epoch_times() {
+        assert_eq!(format_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_ms(1_773_657_045_123), "2026-03-16T10:30:45.123Z");
+    }
+}

@@ -1,0 +1,202 @@
+//! The account configuration file (`config.toml`): which providers to connect to and
+//! how. Never holds a secret: keys live in the OS keychain.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tocsin_model::Provider;
+use tocsin_providers::{AuthMode, Subscriptions};
+use tocsin_supervisor::Backoff;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+}
+
+/// One account: a provider connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// Unique name, also the keychain entry name.
+    pub name: String,
+    pub provider: String,
+    /// WebSocket endpoint (`wss://...`).
+    pub url: String,
+    #[serde(default = "default_auth")]
+    pub auth: AuthMode,
+    #[serde(default)]
+    pub inboxes: Vec<String>,
+    #[serde(default)]
+    pub backoff: BackoffConfig,
+}
+
+fn default_auth() -> AuthMode {
+    AuthMode::Bearer
+}
+
+/// Reconnect pacing, in the config file's units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackoffConfig {
+    pub base_ms: u64,
+    pub cap_ms: u64,
+    /// 0 = retry forever.
+    pub max_attempts: u32,
+    pub stable_after_ms: u64,
+}
+
+impl Default for BackoffConfig {
+    fn default() -> Self {
+        let b = Backoff::default();
+        BackoffConfig {
+            base_ms: b.base.as_millis() as u64,
+            cap_ms: b.cap.as_millis() as u64,
+            max_attempts: b.max_attempts,
+            stable_after_ms: b.stable_after.as_millis() as u64,
+        }
+    }
+}
+
+impl BackoffConfig {
+    pub fn to_backoff(self) -> Backoff {
+        Backoff {
+            base: Duration::from_millis(self.base_ms),
+            cap: Duration::from_millis(self.cap_ms),
+            max_attempts: self.max_attempts,
+            stable_after: Duration::from_millis(self.stable_after_ms),
+        }
+    }
+}
+
+impl AccountConfig {
+    pub fn provider(&self) -> Provider {
+        Provider::parse(&self.provider).expect("validated")
+    }
+    pub fn subscriptions(&self) -> Subscriptions {
+        Subscriptions { inboxes: self.inboxes.clone() }
+    }
+}
+
+/// A configuration problem, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path} is not valid: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("account {index} ({name}): {field}: {problem}")]
+    Invalid { index: usize, name: String, field: &'static str, problem: String },
+}
+
+impl Config {
+    /// The file inside `config_dir`.
+    pub fn path(config_dir: &Path) -> PathBuf {
+        config_dir.join("config.toml")
+    }
+
+    /// Loads and validates `config_dir/config.toml`; a missing file is an empty config.
+    pub fn load(config_dir: &Path) -> Result<Config, ConfigError> {
+        let path = Config::path(config_dir);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => return Err(ConfigError::Read { path: path.display().to_string(), reason: e.to_string() }),
+        };
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates config text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let mut reason = e.message().to_owned();
+            if reason.contains("unknown field") && ["`key`", "`api_key`", "`token`", "`secret`", "`password`"].iter().any(|f| reason.contains(f)) {
+                reason.push_str(". Keys are never kept in the config file: store them with `tocsin key set ACCOUNT`");
+            }
+            ConfigError::Parse { path: origin.to_owned(), reason }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every account; the first problem found is returned.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, a) in self.accounts.iter().enumerate() {
+            let err = |field, problem: String| ConfigError::Invalid { index: i + 1, name: a.name.clone(), field, problem };
+            if a.name.is_empty() || a.name.len() > 64 || !a.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                return Err(err("name", "use 1 to 64 letters, digits, '-', '_' or '.'".into()));
+            }
+            if !seen.insert(a.name.to_ascii_lowercase()) {
+                return Err(err("name", "another account already has this name".into()));
+            }
+            if Provider::parse(&a.provider).is_none() {
+                return Err(err("provider", format!("\"{}\" is not one of daimon, agentmail, divinci, prismer, bivariant", a.provider)));
+            }
+            if !(a.url.starts_with("wss://") || a.url.starts_with("ws://")) {
+                return Err(err("url", format!("\"{}\" must start with wss:// (or ws:// for a local server)", a.url)));
+            }
+            if a.url.contains("key=") || a.url.contains("token=") || a.url.contains("api_key=") {
+                return Err(err("url", "must not contain a key; store keys with `tocsin key set`".into()));
+            }
+            if a.backoff.base_ms == 0 || a.backoff.cap_ms < a.backoff.base_ms {
+                return Err(err("backoff", "base_ms must be above 0 and cap_ms at least base_ms".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_account() {
+        let c = Config::parse(
+            r#"
+            [[accounts]]
+            name = "ops"
+            provider = "daimon"
+            url = "wss://ws.daimon.email/v1/stream"
+            auth = "query"
+            inboxes = ["inbox_ops"]
+            [accounts.backoff]
+            base_ms = 500
+            cap_ms = 10000
+            max_attempts = 5
+            "#,
+            "t",
+        )
+        .unwrap();
+        let a = &c.accounts[0];
+        assert_eq!(a.provider(), Provider::Daimon);
+        assert_eq!(a.auth, AuthMode::Query);
+        assert_eq!(a.backoff.to_backoff().cap, Duration::from_secs(10));
+        assert_eq!(a.backoff.stable_after_ms, 60_000);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let bad = |t: &str| Config::parse(t, "config.toml").unwrap_err().to_string();
+        let e = bad("[[accounts]]\nname='a'\nprovider='gmail'\nurl='wss://x'\n");
+        assert!(e.contains("provider") && e.contains("gmail"), "{e}");
+        let e = bad("[[accounts]]\nname='a'\nprovider='daimon'\nurl='https://x'\n");
+        assert!(e.contains("url"), "{e}");
+        let e = bad("[[accounts]]\nname='a'\nprovider='daimon'\nurl='wss://x'\nkey='dm_live_x'\n");
+        assert!(e.contains("never kept in the config file"), "{e}");
+        let e = bad("[[accounts]]\nname='a'\nprovider='daimon'\nurl='wss://x'\n[[accounts]]\nname='A'\nprovider='daimon'\nurl='wss://y'\n");
+        assert!(e.contains("account 2") && e.contains("name"), "{e}");
+        let e = bad("[[accounts]]\nname='a b'\nprovider='daimon'\nurl='wss://x'\n");
+        assert!(e.contains("name"), "{e}");
+    }
+
+    #[test]
+    fn missing_file_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap(), Config::default());
+    }
+}

@@ -1,0 +1,254 @@
+//! The engine: wires configuration, keys, connection supervisors, the history store
+//! and the notifier into one running service, used alike by the tray app, the
+//! headless mode and the tests.
+//!
+//! Owns: start-up (config → accounts → supervisors, or the demo profile with its
+//! in-process emulator), the event pipeline (supervisors → bounded channel →
+//! batched store writes → rules → notifications), the aggregate state the tray and
+//! window show ([`Snapshot`]), pause, and an orderly shutdown that commits every
+//! event already received before it returns.
+//!
+//! Must not: touch GTK, Tauri or D-Bus directly. The app crate plugs in a
+//! [`Notifier`] and listens to [`Update`]s.
+//!
+//! Layout: `lib.rs` (Engine), `pipeline.rs` (writer and notify tasks), `config.rs`,
+//! `demo.rs`, `snapshot.rs`, `notifier.rs`, `error.rs`.
+
+pub mod config;
+mod demo;
+pub mod error;
+pub mod notifier;
+mod pipeline;
+pub mod snapshot;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, watch, Notify};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tocsin_model::{HistoryItem, Tier};
+use tocsin_secrets::KeyStore;
+use tocsin_store::Store;
+use tocsin_supervisor::{AccountStatus, Connection, KeySource, DEFAULT_MAX_FRAME};
+
+pub use config::{AccountConfig, Config, ConfigError};
+pub use error::{ErrorCode, IpcError};
+pub use notifier::{Alert, LogNotifier, Notifier, NotifyError};
+pub use snapshot::{Snapshot, TrayState};
+pub use tocsin_supervisor::ConnState;
+
+/// How to start the engine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub config: Config,
+    /// Where the history database lives.
+    pub data_dir: PathBuf,
+    /// Run the demo profile even if accounts are configured.
+    pub force_demo: bool,
+    /// Mean gap between demo events.
+    pub demo_interval: Duration,
+}
+
+/// Something the tray or the window should show.
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// A new event was committed to the history.
+    Stored(HistoryItem),
+    /// The aggregate state changed.
+    Status(Snapshot),
+}
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] tocsin_store::StoreError),
+    #[error("the demo emulator could not start: {0}")]
+    Demo(std::io::Error),
+    #[error("account \"{account}\": {reason}")]
+    Account { account: String, reason: String },
+}
+
+pub(crate) struct Shared {
+    statuses: Vec<watch::Receiver<AccountStatus>>,
+    unread_urgent: AtomicU32,
+    paused: AtomicBool,
+    demo: bool,
+    store_error: Mutex<Option<String>>,
+    notifier_error: Mutex<Option<String>>,
+    updates: broadcast::Sender<Update>,
+    dirty: Notify,
+}
+
+impl Shared {
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            accounts: self.statuses.iter().map(|s| s.borrow().clone()).collect(),
+            unread_urgent: self.unread_urgent.load(Ordering::SeqCst),
+            paused: self.paused.load(Ordering::SeqCst),
+            demo: self.demo,
+            store_error: self.store_error.lock().unwrap().clone(),
+            notifier_error: self.notifier_error.lock().unwrap().clone(),
+        }
+    }
+
+    /// Marks the snapshot as changed; the status task publishes it (throttled).
+    pub(crate) fn touch(&self) {
+        self.dirty.notify_one();
+    }
+}
+
+/// A running engine. Shared by reference (it is `Send + Sync`); stop it once with
+/// [`Engine::shutdown`].
+pub struct Engine {
+    store: Store,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    tasks: tokio::sync::Mutex<Option<Tasks>>,
+    emulator_addr: Option<std::net::SocketAddr>,
+}
+
+struct Tasks {
+    supervisors: Vec<JoinHandle<()>>,
+    pipeline: Vec<JoinHandle<()>>,
+    status_task: JoinHandle<()>,
+    emulator: Option<tocsin_emulator::Emulator>,
+}
+
+/// Capacity of the channel between the supervisors and the store writer.
+const EVENT_QUEUE: usize = 8192;
+
+impl Engine {
+    /// Opens the history and starts one supervisor per account (or the demo profile
+    /// when no account is configured or `force_demo` is set).
+    pub async fn start(options: EngineOptions, notifier: Arc<dyn Notifier>) -> Result<Engine, EngineError> {
+        // TLS for wss:// (rustls without a process-wide provider otherwise panics).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let store = Store::open(&options.data_dir.join("history.db")).await?;
+        let demo = options.force_demo || options.config.accounts.is_empty();
+        let mut emulator = None;
+        let connections: Vec<Connection> = if demo {
+            let (emu, conn) = demo::start(options.demo_interval).await.map_err(EngineError::Demo)?;
+            emulator = Some(emu);
+            vec![conn]
+        } else {
+            let mut out = Vec::new();
+            for account in &options.config.accounts {
+                out.push(connection_for(account, &store).await?);
+            }
+            out
+        };
+
+        let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
+        let mut status_senders = Vec::new();
+        let mut statuses = Vec::new();
+        for c in &connections {
+            let (tx, rx) = watch::channel(AccountStatus::new(&c.account, c.adapter.provider()));
+            status_senders.push(tx);
+            statuses.push(rx);
+        }
+        let unread = store.unread_count(Tier::Urgent).await?;
+        let shared = Arc::new(Shared {
+            statuses,
+            unread_urgent: AtomicU32::new(u32::try_from(unread).unwrap_or(u32::MAX)),
+            paused: AtomicBool::new(false),
+            demo,
+            store_error: Mutex::new(None),
+            notifier_error: Mutex::new(None),
+            updates: broadcast::channel(1024).0,
+            dirty: Notify::new(),
+        });
+        let cancel = CancellationToken::new();
+        let pipeline = pipeline::spawn(store.clone(), shared.clone(), event_rx, notifier);
+        let mut supervisors = Vec::new();
+        for (conn, status_tx) in connections.into_iter().zip(status_senders) {
+            let mut rx = status_tx.subscribe();
+            let s = shared.clone();
+            tokio::spawn(async move {
+                while rx.changed().await.is_ok() {
+                    s.touch();
+                }
+            });
+            supervisors.push(tokio::spawn(tocsin_supervisor::run(conn, event_tx.clone(), status_tx, cancel.clone())));
+        }
+        drop(event_tx);
+        let status_task = tokio::spawn(snapshot::publish_loop(shared.clone(), cancel.clone()));
+        let emulator_addr = emulator.as_ref().map(|e| e.local_addr());
+        let tasks = Tasks { supervisors, pipeline, status_task, emulator };
+        Ok(Engine { store, shared, cancel, tasks: tokio::sync::Mutex::new(Some(tasks)), emulator_addr })
+    }
+
+    /// The aggregate state now.
+    pub fn snapshot(&self) -> Snapshot {
+        self.shared.snapshot()
+    }
+
+    /// New events and state changes, as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<Update> {
+        self.shared.updates.subscribe()
+    }
+
+    /// Pauses or resumes notifications (events are still stored).
+    pub fn set_paused(&self, paused: bool) -> Snapshot {
+        self.shared.paused.store(paused, Ordering::SeqCst);
+        self.shared.touch();
+        self.snapshot()
+    }
+
+    /// Stored events, newest first.
+    pub async fn history(&self, limit: u32, before_id: Option<i64>) -> Result<Vec<HistoryItem>, IpcError> {
+        if limit == 0 || limit > 1000 {
+            return Err(IpcError::new(ErrorCode::InvalidArgument, "limit must be between 1 and 1000"));
+        }
+        Ok(self.store.list(limit, before_id).await?)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The address of the demo emulator, when the demo profile runs.
+    pub fn demo_emulator_addr(&self) -> Option<std::net::SocketAddr> {
+        self.emulator_addr
+    }
+
+    /// Stops every connection, commits every event already received, then returns.
+    /// Later calls return at once.
+    pub async fn shutdown(&self) {
+        let Some(tasks) = self.tasks.lock().await.take() else { return };
+        self.cancel.cancel();
+        for s in tasks.supervisors {
+            let _ = s.await;
+        }
+        // Every sender is gone now: the writer drains the queue, commits, and ends.
+        for p in tasks.pipeline {
+            let _ = p.await;
+        }
+        let _ = tasks.status_task.await;
+        self.store.close().await;
+        if let Some(emu) = tasks.emulator {
+            emu.shutdown().await;
+        }
+        tracing::info!("engine stopped; every received event is saved");
+    }
+}
+
+async fn connection_for(account: &AccountConfig, store: &Store) -> Result<Connection, EngineError> {
+    let adapter = tocsin_providers::adapter_for(account.provider(), &account.url, account.auth, &account.subscriptions())
+        .map_err(|reason| EngineError::Account { account: account.name.clone(), reason })?;
+    let name = account.name.clone();
+    let keys = KeyStore::new();
+    let key: KeySource = Arc::new(move || keys.get(&name).map_err(|e| e.to_string()));
+    Ok(Connection {
+        account: account.name.clone(),
+        adapter: Arc::from(adapter),
+        key,
+        backoff: account.backoff.to_backoff(),
+        max_frame_bytes: DEFAULT_MAX_FRAME,
+        connect_timeout: Duration::from_secs(10),
+        resume: store.cursor(&account.name).await?,
+    })
+}

@@ -1,0 +1,40 @@
+//! What the engine asks of a desktop notifier. The notify-rust implementation lives
+//! in the app crate; tests drive the real one over a private D-Bus.
+
+use tocsin_model::Tier;
+
+/// One alert to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// The history id of the event.
+    pub event_id: i64,
+    pub account: String,
+    pub tier: Tier,
+    pub summary: String,
+    pub body: String,
+}
+
+/// Why an alert could not be shown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyError {
+    #[error("no notification service is running on this desktop; alerts show in the tray and the window only")]
+    NoServer,
+    #[error("the notification service failed: {0}")]
+    Failed(String),
+}
+
+/// Shows alerts. Called from a blocking thread, one alert at a time.
+pub trait Notifier: Send + Sync + 'static {
+    fn notify(&self, alert: &Alert) -> Result<(), NotifyError>;
+}
+
+/// A notifier that only logs (for runs where notifications are off).
+#[derive(Debug, Default)]
+pub struct LogNotifier;
+
+impl Notifier for LogNotifier {
+    fn notify(&self, alert: &Alert) -> Result<(), NotifyError> {
+        tracing::info!(event = alert.event_id, account = %alert.account, "alert: {}", alert.summary);
+        Ok(())
+    }
+}

@@ -1,0 +1,164 @@
+//! Provider adapters: pure translation between each platform's wire frames and the
+//! unified event model.
+//!
+//! Owns: the [`Adapter`] trait, one module per provider (`daimon`, ...), how each
+//! provider authenticates a connection ([`ConnectPlan`]), what it sends after the
+//! socket opens (subscriptions), and how each server frame decodes into an
+//! [`Event`] or a [`Control`] frame that drives the connection state machine.
+//!
+//! Must not: open sockets, sleep, read clocks other than through arguments, or log
+//! secrets. Every function here is deterministic, so the adapters are tested with
+//! plain frames and no runtime.
+
+pub mod daimon;
+mod json;
+pub mod time;
+
+use std::time::Duration;
+
+use tocsin_model::{Event, Provider};
+use tocsin_secrets::Sensitive;
+
+/// How a connection presents its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// `Authorization: Bearer <key>` on the upgrade request (preferred).
+    Bearer,
+    /// The key in the URL query, under the provider's parameter name.
+    Query,
+}
+
+/// What to subscribe to after the socket opens.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Subscriptions {
+    /// daimon / AgentMail inbox ids. Empty means "everything the key can see".
+    #[serde(default)]
+    pub inboxes: Vec<String>,
+}
+
+/// Everything the supervisor needs to open one connection.
+#[derive(Debug, Clone)]
+pub struct ConnectPlan {
+    /// The URL to connect to. May hold a key in its query: log [`ConnectPlan::log_url`] instead.
+    pub url: Sensitive<String>,
+    /// The URL with secrets redacted, safe to log and show.
+    pub log_url: String,
+    /// Extra headers for the upgrade request (values may be secret).
+    pub headers: Vec<(String, Sensitive<String>)>,
+}
+
+/// Liveness parameters of a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// How often the client sends a WebSocket ping.
+    pub ping_every: Duration,
+    /// A connection with no frame (data, ping or pong) for this long is dead.
+    pub dead_after: Duration,
+}
+
+/// A control frame: drives the connection state machine; never stored as an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Control {
+    /// The server accepted the connection (daimon `connected`).
+    Connected,
+    /// The server confirmed the subscription.
+    Subscribed,
+    /// A replay after reconnect finished (`count` events were replayed).
+    ReplayComplete { count: u64 },
+    /// The server cannot replay from our cursor: events may have been missed.
+    ReplayGap { oldest_event_id: Option<String> },
+    /// The answer to a command we sent with `request_id`.
+    CommandResult { request_id: String, ok: bool, error: Option<String>, message: Option<String> },
+    /// An error frame not tied to a command.
+    ServerError { code: Option<String>, message: String, fatal: bool },
+    /// An application-level pong.
+    Pong,
+}
+
+/// One decoded server frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    Event(Box<Event>),
+    Control(Control),
+}
+
+/// A frame that could not be decoded. The message never contains the frame's content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DecodeError(pub String);
+
+/// A provider's protocol, as pure functions.
+pub trait Adapter: Send + Sync {
+    fn provider(&self) -> Provider;
+    /// The URL and headers for the next connection attempt. `resume` is the last
+    /// provider event id seen, for providers that replay.
+    fn connect_plan(&self, key: &Sensitive<String>, resume: Option<&str>) -> ConnectPlan;
+    /// Text frames to send once the socket is open (subscriptions).
+    fn on_open(&self, resume: Option<&str>) -> Vec<String>;
+    /// Whether the server confirms subscriptions with a frame; if not, the connection
+    /// counts as subscribed as soon as `on_open` frames are sent.
+    fn expects_subscribe_ack(&self) -> bool;
+    /// Decodes one text frame received by `account` at `received_at_ms`.
+    fn decode(&self, account: &str, text: &str, received_at_ms: i64) -> Result<Inbound, DecodeError>;
+    fn heartbeat(&self) -> Heartbeat;
+}
+
+/// Builds the adapter for `provider`, if this version speaks it.
+pub fn adapter_for(
+    provider: Provider,
+    url: &str,
+    auth: AuthMode,
+    subscriptions: &Subscriptions,
+) -> Result<Box<dyn Adapter>, String> {
+    match provider {
+        Provider::Daimon => Ok(Box::new(daimon::Daimon::new(url, auth, subscriptions.clone()))),
+        other => Err(format!("provider \"{other}\" is not supported yet")),
+    }
+}
+
+/// FNV-1a, 64 bit: a stable fingerprint for frames that carry no id of their own.
+pub fn fingerprint(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Appends `k=v` to a URL's query, percent-encoding `v`.
+pub fn with_query(url: &str, k: &str, v: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{k}={}", percent_encode(v))
+}
+
+fn percent_encode(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(with_query("ws://h/p", "key", "a b&c"), "ws://h/p?key=a%20b%26c");
+        assert_eq!(with_query("ws://h/p?x=1", "k", "v"), "ws://h/p?x=1&k=v");
+    }
+
+    #[test]
+    fn fingerprint_is_stable() {
+        assert_eq!(fingerprint("abc"), fingerprint("abc"));
+        assert_ne!(fingerprint("abc"), fingerprint("abd"));
+        assert_eq!(fingerprint(""), "cbf29ce484222325");
+    }
+}

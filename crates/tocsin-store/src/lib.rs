@@ -1,0 +1,298 @@
+//! The history store: every event Tocsin received, in a local SQLite file.
+//!
+//! Owns: the database file (WAL mode, migrations embedded and applied at open), the
+//! `events` table with its full-text index, the per-account replay cursors, batched
+//! inserts that skip duplicates by dedupe key, and the queries the window and the
+//! CLI list from.
+//!
+//! Must not: decide urgency, talk to the network or notify anyone. It stores what it
+//! is given and says which events were new, so the caller notifies each event once.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use tocsin_model::{excerpt, Event, EventKind, HistoryItem, Provider, Tier};
+
+/// Why the history could not be read or written, in words for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the history database could not be opened at {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("the history database could not be upgraded: {0}")]
+    Migrate(String),
+    #[error("the disk is full; new events are kept in memory until space is freed")]
+    DiskFull,
+    #[error("the history database is read-only; new events are kept in memory until it is writable")]
+    ReadOnly,
+    #[error("the history database failed: {0}")]
+    Other(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            match db.code().as_deref() {
+                Some("13") => return StoreError::DiskFull,
+                Some("8") => return StoreError::ReadOnly,
+                _ => {}
+            }
+        }
+        StoreError::Other(e.to_string())
+    }
+}
+
+/// An event to store, with the tier the rules gave it.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event: Event,
+    pub tier: Tier,
+}
+
+/// The history database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+const EXCERPT_CHARS: usize = 180;
+
+/// The columns a [`HistoryItem`] is read from.
+macro_rules! item_columns {
+    () => {
+        "id, account, provider, kind, provider_type, tier, subject, sender, \
+         substr(body_text, 1, 400) AS body_head, inbox, received_at_ms, occurred_at_ms, read, replayed"
+    };
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and applies migrations.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |reason: String| StoreError::Open { path: path.display().to_string(), reason };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|e| open_err(e.to_string()))?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| open_err(e.to_string()))?;
+        sqlx::migrate!("./migrations").run(&pool).await.map_err(|e| StoreError::Migrate(e.to_string()))?;
+        Ok(Store { pool })
+    }
+
+    /// Stores `batch` in one transaction. Returns, in order, the stored item for each
+    /// new event and `None` for each duplicate (same dedupe key as a stored event).
+    /// Also advances each account's replay cursor to its last event with an id.
+    pub async fn insert_batch(&self, batch: &[NewEvent]) -> Result<Vec<Option<HistoryItem>>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(batch.len());
+        for NewEvent { event: e, tier } in batch {
+            let labels = serde_json::to_string(&e.labels).unwrap_or_else(|_| "[]".into());
+            let attachments = serde_json::to_string(&e.attachments).unwrap_or_else(|_| "[]".into());
+            let id: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO events (dedupe_key, account, provider, kind, provider_type, provider_event_id, tier,
+                    inbox, thread, message_id, sender, subject, body_text, body_html, labels, attachments,
+                    occurred_at_ms, received_at_ms, replayed, raw)
+                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                 ON CONFLICT(dedupe_key) DO NOTHING RETURNING id",
+            )
+            .bind(&e.dedupe_key)
+            .bind(&e.account)
+            .bind(e.provider.as_str())
+            .bind(e.kind.as_str())
+            .bind(&e.provider_type)
+            .bind(&e.provider_event_id)
+            .bind(tier.as_str())
+            .bind(&e.inbox)
+            .bind(&e.thread)
+            .bind(&e.message_id)
+            .bind(&e.sender)
+            .bind(&e.subject)
+            .bind(&e.text)
+            .bind(&e.html)
+            .bind(labels)
+            .bind(attachments)
+            .bind(e.occurred_at_ms)
+            .bind(e.received_at_ms)
+            .bind(e.replayed)
+            .bind(e.raw.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(cursor) = &e.provider_event_id {
+                sqlx::query(
+                    "INSERT INTO cursors (account, last_event_id, updated_at_ms) VALUES (?,?,?)
+                     ON CONFLICT(account) DO UPDATE SET last_event_id = excluded.last_event_id,
+                                                        updated_at_ms = excluded.updated_at_ms",
+                )
+                .bind(&e.account)
+                .bind(cursor)
+                .bind(e.received_at_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            out.push(id.map(|id| HistoryItem {
+                id,
+                account: e.account.clone(),
+                provider: e.provider,
+                kind: e.kind,
+                provider_type: e.provider_type.clone(),
+                tier: *tier,
+                subject: e.subject.clone(),
+                sender: e.sender.clone(),
+                excerpt: e.excerpt(EXCERPT_CHARS),
+                inbox: e.inbox.clone(),
+                received_at_ms: e.received_at_ms,
+                occurred_at_ms: e.occurred_at_ms,
+                read: false,
+                replayed: e.replayed,
+            }));
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Up to `limit` events, newest first, older than `before_id` when given.
+    pub async fn list(&self, limit: u32, before_id: Option<i64>) -> Result<Vec<HistoryItem>, StoreError> {
+        let rows = sqlx::query(concat!("SELECT ", item_columns!(), " FROM events WHERE id < ? ORDER BY id DESC LIMIT ?"))
+            .bind(before_id.unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(item_from_row).collect()
+    }
+
+    /// How many events are stored.
+    pub async fn count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.pool).await?)
+    }
+
+    /// How many unread events have tier `tier`.
+    pub async fn unread_count(&self, tier: Tier) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM events WHERE read = 0 AND tier = ?")
+            .bind(tier.as_str())
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// The replay cursor of `account`: the last provider event id committed for it.
+    pub async fn cursor(&self, account: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT last_event_id FROM cursors WHERE account = ?")
+            .bind(account)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Closes the pool, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn item_from_row(row: &SqliteRow) -> Result<HistoryItem, StoreError> {
+    let provider: String = row.try_get("provider")?;
+    let tier: String = row.try_get("tier")?;
+    let kind: String = row.try_get("kind")?;
+    let head: Option<String> = row.try_get("body_head")?;
+    Ok(HistoryItem {
+        id: row.try_get("id")?,
+        account: row.try_get("account")?,
+        provider: Provider::parse(&provider)
+            .ok_or_else(|| StoreError::Other(format!("unknown provider \"{provider}\" in the history")))?,
+        kind: EventKind::parse(&kind),
+        provider_type: row.try_get("provider_type")?,
+        tier: Tier::parse(&tier).unwrap_or(Tier::Normal),
+        subject: row.try_get("subject")?,
+        sender: row.try_get("sender")?,
+        excerpt: head.map(|h| excerpt(&h, EXCERPT_CHARS)),
+        inbox: row.try_get("inbox")?,
+        received_at_ms: row.try_get("received_at_ms")?,
+        occurred_at_ms: row.try_get("occurred_at_ms")?,
+        read: row.try_get("read")?,
+        replayed: row.try_get("replayed")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str, subject: &str) -> NewEvent {
+        NewEvent {
+            event: Event {
+                dedupe_key: format!("daimon:{id}"),
+                provider: Provider::Daimon,
+                account: "ops".into(),
+                kind: EventKind::MessageReceived,
+                provider_type: "message.received".into(),
+                provider_event_id: Some(id.into()),
+                occurred_at_ms: Some(1),
+                received_at_ms: 2,
+                inbox: Some("inbox_ops".into()),
+                thread: None,
+                message_id: Some(format!("msg_{id}")),
+                sender: Some("a@b.c".into()),
+                subject: Some(subject.into()),
+                text: Some("hello\n\nworld".into()),
+                html: None,
+                labels: vec!["priority".into()],
+                attachments: vec![],
+                replayed: false,
+                raw: serde_json::json!({"event_id": id}),
+            },
+            tier: Tier::Urgent,
+        }
+    }
+
+    #[tokio::test]
+    async fn stores_lists_and_skips_duplicates_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/history.db");
+        let store = Store::open(&path).await.unwrap();
+        let out = store.insert_batch(&[event("e1", "one"), event("e2", "two"), event("e1", "dup")]).await.unwrap();
+        assert!(out[0].is_some() && out[1].is_some() && out[2].is_none());
+        assert_eq!(out[0].as_ref().unwrap().excerpt.as_deref(), Some("hello world"));
+        store.close().await;
+
+        let store = Store::open(&path).await.unwrap();
+        let again = store.insert_batch(&[event("e2", "two again"), event("e3", "three")]).await.unwrap();
+        assert!(again[0].is_none() && again[1].is_some());
+        let items = store.list(10, None).await.unwrap();
+        let subjects: Vec<_> = items.iter().map(|i| i.subject.clone().unwrap()).collect();
+        assert_eq!(subjects, ["three", "two", "one"]);
+        assert_eq!(items[0].tier, Tier::Urgent);
+        assert_eq!(items[0].excerpt.as_deref(), Some("hello world"));
+        let older = store.list(10, Some(items[0].id)).await.unwrap();
+        assert_eq!(older.len(), 2);
+        assert_eq!(store.count().await.unwrap(), 3);
+        assert_eq!(store.unread_count(Tier::Urgent).await.unwrap(), 3);
+        assert_eq!(store.cursor("ops").await.unwrap().as_deref(), Some("e3"));
+        assert_eq!(store.cursor("nobody").await.unwrap(), None);
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&store.pool).await.unwrap();
+        assert_eq!(mode, "wal");
+        let hits: i64 = sqlx::query_scalar("SELECT count(*) FROM events_fts WHERE events_fts MATCH 'three'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(hits, 1);
+    }
+
+    #[tokio::test]
+    async fn unwritable_location_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, b"x").unwrap();
+        let err = Store::open(&file.join("history.db")).await.unwrap_err();
+        assert!(err.to_string().contains("could not be opened"), "{err}");
+    }
+}

@@ -1,0 +1,340 @@
+//! The connection supervisor: one long-lived task per account that keeps a
+//! WebSocket open to its provider, whatever the network does.
+//!
+//! Owns: sockets (tokio-tungstenite, TLS verified against the platform roots), the
+//! connection state machine ([`ConnState`]: connecting → authenticating → open →
+//! subscribed → reconnecting(attempt, delay) → closed(reason, fatal)), exponential
+//! backoff with jitter, heartbeats (pings out, silence detection), re-subscribing
+//! after every reconnect, replay cursors, and the frame size limit.
+//!
+//! Must not: store, classify or notify. Decoded events go to a bounded channel and
+//! the supervisor waits for room there (backpressure reaches the socket, nothing is
+//! dropped); what happens next is the engine's business. Protocol details live in
+//! the provider adapters; this crate only moves frames and keeps time.
+//!
+//! Layout: `lib.rs` (the run loop), `backoff.rs`, `status.rs`.
+
+mod backoff;
+mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, watch};
+use tokio::time::{sleep_until, timeout, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_util::sync::CancellationToken;
+use tocsin_model::{now_ms, Event, EventKind};
+use tocsin_providers::{Adapter, Control, Inbound};
+use tocsin_secrets::Sensitive;
+
+pub use backoff::Backoff;
+pub use status::{AccountStatus, ConnState};
+
+/// Default frame and message size limit: 1 MiB.
+pub const DEFAULT_MAX_FRAME: usize = 1 << 20;
+
+/// Where a connection gets its key, asked again before every attempt (so a rotated
+/// key is picked up). Errors are shown to the user as they are.
+pub type KeySource = Arc<dyn Fn() -> Result<Sensitive<String>, String> + Send + Sync>;
+
+/// One account's connection settings.
+pub struct Connection {
+    pub account: String,
+    pub adapter: Arc<dyn Adapter>,
+    pub key: KeySource,
+    pub backoff: Backoff,
+    pub max_frame_bytes: usize,
+    pub connect_timeout: Duration,
+    /// The replay cursor to resume from (the last event id committed earlier).
+    pub resume: Option<String>,
+}
+
+/// How one connection attempt ended.
+#[derive(Debug)]
+enum Ended {
+    Shutdown,
+    Fatal(String),
+    Retry { reason: String, min_delay: Option<Duration>, was_up_for: Duration },
+    SinkClosed,
+}
+
+/// Runs `conn` until `shutdown` fires or a fatal error. Events go to `sink`; the
+/// state goes to `status`.
+pub async fn run(
+    conn: Connection,
+    sink: mpsc::Sender<Event>,
+    status: watch::Sender<AccountStatus>,
+    shutdown: CancellationToken,
+) {
+    let mut resume = conn.resume.clone();
+    let mut attempt: u32 = 0;
+    let mut down_since: Option<i64> = None;
+    loop {
+        set_state(&status, ConnState::Connecting);
+        let ended = attempt_once(&conn, &mut resume, &mut down_since, &sink, &status, &shutdown).await;
+        let (reason, min_delay) = match ended {
+            Ended::Shutdown | Ended::SinkClosed => {
+                set_state(&status, ConnState::Closed { reason: "stopped".into(), fatal: false });
+                return;
+            }
+            Ended::Fatal(reason) => {
+                tracing::warn!(account = %conn.account, "connection stopped: {reason}");
+                status.send_modify(|s| {
+                    s.last_error = Some(reason.clone());
+                    s.state = ConnState::Closed { reason, fatal: true };
+                });
+                return;
+            }
+            Ended::Retry { reason, min_delay, was_up_for } => {
+                if was_up_for >= conn.backoff.stable_after {
+                    attempt = 0;
+                }
+                (reason, min_delay)
+            }
+        };
+        down_since.get_or_insert_with(now_ms);
+        attempt += 1;
+        if conn.backoff.max_attempts != 0 && attempt > conn.backoff.max_attempts {
+            let reason = format!("gave up after {} attempts: {reason}", conn.backoff.max_attempts);
+            status.send_modify(|s| {
+                s.last_error = Some(reason.clone());
+                s.state = ConnState::Closed { reason, fatal: true };
+            });
+            return;
+        }
+        let delay = conn.backoff.delay(attempt, rand::random::<f64>()).max(min_delay.unwrap_or_default());
+        tracing::info!(account = %conn.account, attempt, delay_ms = delay.as_millis() as u64, "reconnecting: {reason}");
+        status.send_modify(|s| {
+            s.last_error = Some(reason.clone());
+            s.state = ConnState::Reconnecting { attempt, delay_ms: delay.as_millis() as u64 };
+        });
+        tokio::select! {
+            _ = shutdown.cancelled() => {
+                set_state(&status, ConnState::Closed { reason: "stopped".into(), fatal: false });
+                return;
+            }
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+fn set_state(status: &watch::Sender<AccountStatus>, state: ConnState) {
+    status.send_modify(|s| s.state = state);
+}
+
+async fn attempt_once(
+    conn: &Connection,
+    resume: &mut Option<String>,
+    down_since: &mut Option<i64>,
+    sink: &mpsc::Sender<Event>,
+    status: &watch::Sender<AccountStatus>,
+    shutdown: &CancellationToken,
+) -> Ended {
+    let key = match (conn.key)() {
+        Ok(k) => k,
+        Err(e) => return Ended::Fatal(e),
+    };
+    let plan = conn.adapter.connect_plan(&key, resume.as_deref());
+    drop(key);
+    let mut request = match plan.url.expose().as_str().into_client_request() {
+        Ok(r) => r,
+        Err(e) => return Ended::Fatal(format!("the account URL {} is not valid: {e}", plan.log_url)),
+    };
+    for (name, value) in &plan.headers {
+        let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value.expose())) else {
+            return Ended::Fatal(format!("the key cannot be sent in the {name} header (invalid characters)"));
+        };
+        request.headers_mut().insert(n, v);
+    }
+    set_state(status, ConnState::Authenticating);
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(conn.max_frame_bytes))
+        .max_frame_size(Some(conn.max_frame_bytes));
+    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), false);
+    let connected = tokio::select! {
+        _ = shutdown.cancelled() => return Ended::Shutdown,
+        r = timeout(conn.connect_timeout, connecting) => r,
+    };
+    let mut ws = match connected {
+        Err(_) => {
+            return retry(format!("no answer from {} within {} s", plan.log_url, conn.connect_timeout.as_secs()))
+        }
+        Ok(Err(e)) => return classify_connect_error(e, &plan.log_url),
+        Ok(Ok((ws, _response))) => ws,
+    };
+    let opened_at = Instant::now();
+    tracing::info!(account = %conn.account, url = %plan.log_url, "connected");
+    status.send_modify(|s| {
+        s.state = ConnState::Open;
+        s.last_error = None;
+    });
+    for frame in conn.adapter.on_open(resume.as_deref()) {
+        if let Err(e) = ws.send(Message::text(frame)).await {
+            return retry(format!("the connection broke while subscribing: {e}"));
+        }
+    }
+    if !conn.adapter.expects_subscribe_ack() {
+        set_state(status, ConnState::Subscribed);
+    }
+    let heartbeat = conn.adapter.heartbeat();
+    let mut ping = tokio::time::interval_at(Instant::now() + heartbeat.ping_every, heartbeat.ping_every);
+    let mut deadline = Instant::now() + heartbeat.dead_after;
+    let up = |reason: String, min_delay: Option<Duration>| Ended::Retry {
+        reason,
+        min_delay,
+        was_up_for: opened_at.elapsed(),
+    };
+    loop {
+        let msg = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => {
+                let _ = timeout(Duration::from_secs(1), ws.close(None)).await;
+                return Ended::Shutdown;
+            }
+            _ = sleep_until(deadline) => {
+                return up(format!("no data for {} s; the connection is presumed dead", heartbeat.dead_after.as_secs()), None);
+            }
+            _ = ping.tick() => {
+                if let Err(e) = ws.send(Message::Ping(Vec::new().into())).await {
+                    return up(format!("the connection broke: {e}"), None);
+                }
+                continue;
+            }
+            msg = ws.next() => msg,
+        };
+        deadline = Instant::now() + heartbeat.dead_after;
+        let text = match msg {
+            None => return up("the server closed the connection".into(), None),
+            Some(Err(WsError::Capacity(e))) => {
+                tracing::warn!(account = %conn.account, "refused an oversized frame: {e}");
+                return up(format!("the server sent a frame over the {} KiB limit", conn.max_frame_bytes / 1024), None);
+            }
+            Some(Err(e)) => return up(format!("the connection broke: {e}"), None),
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Close(frame))) => {
+                let (code, reason) = frame.map(|f| (f.code, f.reason.to_string())).unwrap_or((CloseCode::Status, String::new()));
+                return match code {
+                    CloseCode::Policy => up(format!("the server closed the connection by policy ({reason})"), Some(Duration::from_secs(60))),
+                    _ => up(format!("the server closed the connection ({}{})", u16::from(code),
+                        if reason.is_empty() { String::new() } else { format!(": {reason}") }), None),
+                };
+            }
+            Some(Ok(Message::Binary(_))) => {
+                tracing::warn!(account = %conn.account, "ignored a binary frame (the protocol uses text)");
+                continue;
+            }
+            Some(Ok(_)) => continue, // ping (answered by tungstenite), pong, raw frame
+        };
+        match conn.adapter.decode(&conn.account, text.as_str(), now_ms()) {
+            Ok(Inbound::Event(event)) => {
+                if let Some(id) = &event.provider_event_id {
+                    *resume = Some(id.clone());
+                }
+                if sink.send(*event).await.is_err() {
+                    return Ended::SinkClosed;
+                }
+                status.send_modify(|s| s.events_received += 1);
+            }
+            Ok(Inbound::Control(control)) => match control {
+                Control::Subscribed => set_state(status, ConnState::Subscribed),
+                Control::ReplayComplete { count } => {
+                    tracing::info!(account = %conn.account, count, "replay complete");
+                    *down_since = None;
+                }
+                Control::ReplayGap { .. } => {
+                    let from = down_since.take();
+                    let gap = gap_event(&conn.account, conn.adapter.provider(), from, now_ms());
+                    if sink.send(gap).await.is_err() {
+                        return Ended::SinkClosed;
+                    }
+                }
+                Control::ServerError { fatal: true, message, .. } => {
+                    return Ended::Fatal(format!("the server refused the connection: {message}"))
+                }
+                Control::ServerError { code, message, .. } => {
+                    tracing::warn!(account = %conn.account, code = ?code, "server error: {message}");
+                }
+                Control::Connected | Control::Pong | Control::CommandResult { .. } => {}
+            },
+            Err(e) => tracing::warn!(account = %conn.account, "ignored a frame that could not be decoded: {e}"),
+        }
+    }
+}
+
+fn retry(reason: String) -> Ended {
+    Ended::Retry { reason, min_delay: None, was_up_for: Duration::ZERO }
+}
+
+fn classify_connect_error(e: WsError, log_url: &str) -> Ended {
+    match e {
+        WsError::Http(response) => {
+            let status = response.status().as_u16();
+            let detail = response
+                .body()
+                .as_ref()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+                .and_then(|v| {
+                    v.get("error")
+                        .and_then(|e| e.as_str().map(str::to_owned).or_else(|| e.get("code").and_then(|c| c.as_str()).map(str::to_owned)))
+                        .or_else(|| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+                })
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            match status {
+                401 | 403 => Ended::Fatal(format!(
+                    "the server rejected the API key (HTTP {status}{detail}); set a valid key for this account"
+                )),
+                429 => Ended::Retry {
+                    reason: format!("the server refused more connections (HTTP 429{detail}); waiting before retrying"),
+                    min_delay: Some(Duration::from_secs(60)),
+                    was_up_for: Duration::ZERO,
+                },
+                404 => Ended::Fatal(format!("{log_url} does not exist on the server (HTTP 404); check the account URL")),
+                _ => retry(format!("the server answered HTTP {status}{detail}")),
+            }
+        }
+        WsError::Url(e) => Ended::Fatal(format!("the account URL {log_url} is not valid: {e}")),
+        WsError::Tls(e) => retry(format!("the TLS handshake with {log_url} failed: {e}")),
+        WsError::Io(e) => retry(format!("cannot reach {log_url}: {e}")),
+        other => retry(format!("cannot connect to {log_url}: {other}")),
+    }
+}
+
+/// A history entry saying events between `from_ms` and `to_ms` may be missing.
+pub fn gap_event(account: &str, provider: tocsin_model::Provider, from_ms: Option<i64>, to_ms: i64) -> Event {
+    let text = match from_ms {
+        Some(f) => format!(
+            "Possible gap: events from {} to {} may be missing (the server could not replay them).",
+            tocsin_providers::time::format_rfc3339_ms(f),
+            tocsin_providers::time::format_rfc3339_ms(to_ms)
+        ),
+        None => "Possible gap: the server could not replay events missed before this point.".to_owned(),
+    };
+    Event {
+        dedupe_key: format!("gap:{account}:{to_ms}"),
+        provider,
+        account: account.to_owned(),
+        kind: EventKind::Gap,
+        provider_type: "tocsin.gap".into(),
+        provider_event_id: None,
+        occurred_at_ms: Some(to_ms),
+        received_at_ms: to_ms,
+        inbox: None,
+        thread: None,
+        message_id: None,
+        sender: None,
+        subject: Some("Possible gap in history".into()),
+        text: Some(text),
+        html: None,
+        labels: Vec::new(),
+        attachments: Vec::new(),
+        replayed: false,
+        raw: serde_json::json!({"from_ms": from_ms, "to_ms": to_ms}),
+    }
+}

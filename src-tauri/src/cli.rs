@@ -1,0 +1,132 @@
+//! The command line: `tocsin` (tray app), `tocsin run --headless`, `tocsin emulator`,
+//! `tocsin history list`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Tocsin: desktop alerts for agent email and messaging platforms.
+#[derive(Debug, Parser)]
+#[command(name = "tocsin", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every subcommand accepts.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Directory of config.toml (default: the platform's config directory).
+    #[arg(long, global = true, env = "TOCSIN_CONFIG_DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// Directory of the history database (default: the platform's data directory).
+    #[arg(long, global = true, env = "TOCSIN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Run the built-in demo profile, even if accounts are configured.
+    #[arg(long, global = true)]
+    pub demo: bool,
+    /// Start in the tray without opening the window.
+    #[arg(long, global = true)]
+    pub minimized: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the engine.
+    Run(RunArgs),
+    /// Run the provider emulator on 127.0.0.1.
+    Emulator(EmulatorArgs),
+    /// Read the event history.
+    History {
+        #[command(subcommand)]
+        command: HistoryCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// No window, tray or GTK: for servers, tests and benchmarks.
+    #[arg(long)]
+    pub headless: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Port to listen on (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// An API key the daimon endpoint accepts (repeatable). Default: dm_live_emulator.
+    #[arg(long = "key")]
+    pub keys: Vec<String>,
+    /// Stream demo events.
+    #[arg(long = "demo-traffic")]
+    pub demo_traffic: bool,
+    /// Mean gap between demo events, in milliseconds.
+    #[arg(long, default_value_t = 4000)]
+    pub interval_ms: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Stored events, newest first.
+    List {
+        /// One JSON array, for scripts.
+        #[arg(long)]
+        json: bool,
+        /// At most this many events.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => {
+            crate::logging::init();
+            crate::gui::run(&cli.global)
+        }
+        Some(Command::Run(ref args)) if args.headless => {
+            crate::logging::init();
+            crate::headless::run(&cli.global)
+        }
+        Some(Command::Run(_)) => {
+            crate::logging::init();
+            crate::gui::run(&cli.global)
+        }
+        Some(Command::Emulator(ref args)) => {
+            crate::logging::init();
+            crate::emulator::run(args)
+        }
+        Some(Command::History { command: HistoryCommand::List { json, limit } }) => {
+            crate::history::list(&cli.global, json, limit)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tocsin: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl GlobalArgs {
+    /// Engine options from these arguments: the config file (validated), the data
+    /// directory, and the demo pacing (`TOCSIN_DEMO_INTERVAL_MS`, default 4000).
+    pub fn engine_options(&self) -> anyhow::Result<tocsin_engine::EngineOptions> {
+        let config_dir = crate::paths::config_dir(self)?;
+        let config = tocsin_engine::Config::load(&config_dir)?;
+        let interval_ms = std::env::var("TOCSIN_DEMO_INTERVAL_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(4000);
+        Ok(tocsin_engine::EngineOptions {
+            config,
+            data_dir: crate::paths::data_dir(self)?,
+            force_demo: self.demo,
+            demo_interval: std::time::Duration::from_millis(interval_ms),
+        })
+    }
+}

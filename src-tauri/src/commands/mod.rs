@@ -1,0 +1,5 @@
+//! IPC commands, one file per domain. Each returns [`tocsin_engine::IpcError`] on
+//! failure, whose `code` the window matches on.
+
+pub mod history;
+pub mod status;

@@ -1,0 +1,86 @@
+//! The tray app: Tauri wiring. The engine starts before the event loop; the tray and
+//! the window follow its updates; closing the window frees the webview and keeps
+//! the app in the tray; Quit (or SIGTERM) stops the engine after every received
+//! event is committed.
+
+use std::sync::Arc;
+
+use tauri::{Emitter, Manager, RunEvent, Runtime};
+use tocsin_engine::{Engine, Update};
+
+use crate::cli::GlobalArgs;
+use crate::notifier::DesktopNotifier;
+
+/// State shared with IPC commands and the tray.
+pub struct AppState {
+    pub engine: Arc<Engine>,
+}
+
+/// Event names the window listens to.
+pub const EVENT_HISTORY: &str = "tocsin://history";
+pub const EVENT_STATUS: &str = "tocsin://status";
+
+pub fn run(args: &GlobalArgs) -> anyhow::Result<()> {
+    let options = args.engine_options()?;
+    let engine = tauri::async_runtime::block_on(Engine::start(options, Arc::new(DesktopNotifier::new())))?;
+    let engine = Arc::new(engine);
+    let open_window = !args.minimized;
+    let app = builder::<tauri::Wry>(engine.clone(), open_window).build(tauri::generate_context!())?;
+    let shutdown_engine = engine.clone();
+    app.run(move |_app, event| match event {
+        // The last window closed: stay in the tray.
+        RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
+        RunEvent::Exit => tauri::async_runtime::block_on(shutdown_engine.shutdown()),
+        _ => {}
+    });
+    Ok(())
+}
+
+/// The Tauri builder, generic over the runtime so tests can use the mock runtime.
+pub fn builder<R: Runtime>(engine: Arc<Engine>, open_window: bool) -> tauri::Builder<R> {
+    tauri::Builder::<R>::new()
+        .manage(AppState { engine: engine.clone() })
+        .invoke_handler(tauri::generate_handler![
+            crate::commands::history::history_list,
+            crate::commands::status::status,
+            crate::commands::status::set_paused,
+        ])
+        .setup(move |app| {
+            crate::tray::create(app.handle(), &engine.snapshot())?;
+            spawn_forwarder(app.handle().clone(), engine.clone());
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                crate::signals::terminated().await;
+                handle.exit(0);
+            });
+            if open_window {
+                crate::window::open(app.handle())?;
+            }
+            Ok(())
+        })
+}
+
+/// Forwards engine updates to the tray and to the window (when it exists).
+fn spawn_forwarder<R: Runtime>(app: tauri::AppHandle<R>, engine: Arc<Engine>) {
+    let mut updates = engine.subscribe();
+    tauri::async_runtime::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match updates.recv().await {
+                Ok(Update::Stored(item)) => {
+                    if app.get_webview_window(crate::window::MAIN).is_some() {
+                        let _ = app.emit_to(crate::window::MAIN, EVENT_HISTORY, &item);
+                    }
+                }
+                Ok(Update::Status(snapshot)) => {
+                    crate::tray::update(&app, &snapshot);
+                    if app.get_webview_window(crate::window::MAIN).is_some() {
+                        let _ = app.emit_to(crate::window::MAIN, EVENT_STATUS, &snapshot);
+                    }
+                }
+                Err(RecvError::Lagged(n)) => tracing::debug!("the window skipped {n} updates; it reloads on focus"),
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+}

@@ -1,0 +1,47 @@
+//! `tocsin run --headless`: the engine with no window, tray or GTK. Notifications go
+//! over D-Bus when a notification server is on the session bus; every stored event
+//! is logged. SIGINT or SIGTERM stops it after every received event is committed.
+
+use std::sync::Arc;
+
+use tocsin_engine::{Engine, Update};
+
+use crate::cli::GlobalArgs;
+use crate::notifier::DesktopNotifier;
+
+pub fn run(args: &GlobalArgs) -> anyhow::Result<()> {
+    let options = args.engine_options()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let engine = Engine::start(options, Arc::new(DesktopNotifier::new())).await?;
+        let snapshot = engine.snapshot();
+        tracing::info!(
+            accounts = snapshot.accounts.len(),
+            demo = snapshot.demo,
+            "tocsin running headless; stop with Ctrl-C or SIGTERM"
+        );
+        let mut updates = engine.subscribe();
+        let log = tokio::spawn(async move {
+            loop {
+                match updates.recv().await {
+                    Ok(Update::Stored(item)) => tracing::info!(
+                        id = item.id,
+                        account = %item.account,
+                        kind = item.kind.as_str(),
+                        tier = item.tier.as_str(),
+                        "stored event"
+                    ),
+                    Ok(Update::Status(s)) => tracing::debug!("status: {}", s.summary()),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::debug!("log skipped {n} updates")
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        crate::signals::terminated().await;
+        engine.shutdown().await;
+        log.abort();
+        anyhow::Ok(())
+    })
+}
