@@ -94,7 +94,7 @@ pub fn demo_event(rng: &mut impl Rng, n: u64) -> Value {
             "payload": {"message_id": format!("msg_demo_out_{n}"), "inbox_id": inbox,
                         "recipient": "reader@example.org", "feedback_type": "abuse"}});
     }
-    let urgent = roll >= 85;
+    let urgent = roll >= 90;
     let (subject, body) = if urgent {
         URGENT[rng.random_range(0..URGENT.len())]
     } else {

@@ -219,6 +219,7 @@ impl Engine {
     /// Later calls return at once.
     pub async fn shutdown(&self) {
         let Some(tasks) = self.tasks.lock().await.take() else { return };
+        let before = self.store.count().await.ok();
         self.cancel.cancel();
         for s in tasks.supervisors {
             let _ = s.await;
@@ -228,11 +229,18 @@ impl Engine {
             let _ = p.await;
         }
         let _ = tasks.status_task.await;
+        let received: u64 = self.shared.statuses.iter().map(|s| s.borrow().events_received).sum();
+        let stored = self.store.count().await.ok();
+        tracing::info!(
+            received,
+            stored = stored.unwrap_or(-1),
+            committed_during_shutdown = stored.zip(before).map_or(-1, |(a, b)| a - b),
+            "all received events committed"
+        );
         self.store.close().await;
         if let Some(emu) = tasks.emulator {
             emu.shutdown().await;
         }
-        tracing::info!("engine stopped; every received event is saved");
     }
 }
 

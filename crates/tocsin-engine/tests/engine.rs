@@ -1,0 +1,181 @@
+//! The engine with a real emulator on loopback and a real SQLite file. The notifier
+//! here records alerts in memory (the D-Bus path is tested end to end in `tests/`).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use tocsin_emulator::{Emulator, EmulatorConfig};
+use tocsin_engine::{Alert, Config, ConnState, Engine, EngineOptions, Notifier, NotifyError, Update};
+use tocsin_model::{EventKind, Tier};
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<Alert>>);
+
+impl Notifier for Recorder {
+    fn notify(&self, alert: &Alert) -> Result<(), NotifyError> {
+        self.0.lock().unwrap().push(alert.clone());
+        Ok(())
+    }
+}
+
+struct NoServer;
+impl Notifier for NoServer {
+    fn notify(&self, _: &Alert) -> Result<(), NotifyError> {
+        Err(NotifyError::NoServer)
+    }
+}
+
+async fn setup(account: &str) -> (Emulator, EngineOptions, tempfile::TempDir) {
+    let key = format!("dm_live_{account}_key");
+    std::env::set_var(tocsin_secrets::env_var_name(account), &key);
+    let emu = Emulator::bind(([127, 0, 0, 1], 0).into(), EmulatorConfig { daimon_keys: vec![key], ..Default::default() })
+        .await
+        .unwrap();
+    let config = Config::parse(
+        &format!("[[accounts]]\nname = \"{account}\"\nprovider = \"daimon\"\nurl = \"{}\"\n", emu.daimon_url()),
+        "test",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let options = EngineOptions {
+        config,
+        data_dir: dir.path().to_path_buf(),
+        force_demo: false,
+        demo_interval: Duration::from_secs(1),
+    };
+    (emu, options, dir)
+}
+
+async fn wait_until(mut f: impl FnMut() -> bool) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !f() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("condition not met in 10 s");
+}
+
+fn mail(id: &str, subject: &str, labels: &[&str]) -> serde_json::Value {
+    json!({"event_id": id, "type":"message.received","inbox_id":"inbox_ops",
+           "payload":{"message":{"id":id,"from":"a@b.c","subject":subject,"body":"body text","labels":labels}}})
+}
+
+#[tokio::test]
+async fn stores_everything_notifies_urgent_once_and_respects_pause() {
+    let (emu, options, _dir) = setup("pipeline").await;
+    let recorder = Arc::new(Recorder::default());
+    let engine = Engine::start(options, recorder.clone()).await.unwrap();
+    let mut updates = engine.subscribe();
+    wait_until(|| engine.snapshot().accounts[0].state == ConnState::Subscribed).await;
+
+    let d = emu.daimon();
+    d.publish(mail("e1", "weekly report", &[]));
+    d.publish(mail("e2", "[URGENT] db down", &[]));
+    d.publish(mail("e3", "escalation", &["priority"]));
+    d.publish(json!({"event_id":"e4","type":"message.bounced","payload":{"recipient":"x@y.z"}}));
+    d.publish(mail("e2", "[URGENT] db down (redelivered)", &[])); // same event id: a duplicate
+    wait_until(|| engine.snapshot().accounts[0].events_received == 5).await;
+    wait_until(|| recorder.0.lock().unwrap().len() == 2).await;
+
+    let items = engine.history(10, None).await.unwrap();
+    let tiers: Vec<_> = items.iter().map(|i| (i.subject.clone(), i.tier)).collect();
+    assert_eq!(items.len(), 4, "{tiers:?}");
+    assert_eq!(items[0].kind, EventKind::MessageBounced);
+    assert_eq!(items[0].tier, Tier::High);
+    assert_eq!(items[1].tier, Tier::Urgent);
+    assert_eq!(items[2].tier, Tier::Urgent);
+    assert_eq!(items[3].tier, Tier::Normal);
+    let alerts = recorder.0.lock().unwrap().clone();
+    assert_eq!(alerts[0].summary, "[URGENT] db down");
+    assert_eq!(alerts[1].summary, "escalation");
+    assert!(alerts[0].body.contains("From a@b.c") && alerts[0].body.contains("body text"), "{}", alerts[0].body);
+    assert_eq!(engine.snapshot().unread_urgent, 2);
+
+    let mut stored = 0;
+    while let Ok(u) = updates.try_recv() {
+        if matches!(u, Update::Stored(_)) {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 4, "the window hears of each new event once");
+
+    engine.set_paused(true);
+    d.publish(mail("e5", "[URGENT] while paused", &[]));
+    wait_until(|| engine.snapshot().unread_urgent == 3).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(recorder.0.lock().unwrap().len(), 2, "paused: stored and counted, not notified");
+    engine.set_paused(false);
+    d.publish(mail("e6", "[URGENT] after resume", &[]));
+    wait_until(|| recorder.0.lock().unwrap().len() == 3).await;
+
+    engine.shutdown().await;
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn resumes_from_the_stored_cursor_after_a_restart() {
+    let (emu, options, _dir) = setup("restart").await;
+    let recorder = Arc::new(Recorder::default());
+    let engine = Engine::start(options.clone(), recorder.clone()).await.unwrap();
+    wait_until(|| engine.snapshot().accounts[0].state == ConnState::Subscribed).await;
+    emu.daimon().publish(mail("r1", "first", &[]));
+    wait_until(|| engine.snapshot().accounts[0].events_received == 1).await;
+    engine.shutdown().await;
+
+    // Published while Tocsin was not running: replayed on the next start.
+    emu.daimon().publish(mail("r2", "[URGENT] missed while down", &[]));
+    emu.daimon().publish(mail("r3", "also missed", &[]));
+    let engine = Engine::start(options, recorder.clone()).await.unwrap();
+    wait_until(|| engine.snapshot().accounts[0].events_received == 2).await;
+    wait_until(|| recorder.0.lock().unwrap().len() == 1).await;
+    let items = engine.history(10, None).await.unwrap();
+    let subjects: Vec<_> = items.iter().map(|i| i.subject.clone().unwrap()).collect();
+    assert_eq!(subjects, ["also missed", "[URGENT] missed while down", "first"]);
+    assert!(items[0].replayed && items[1].replayed && !items[2].replayed);
+    engine.shutdown().await;
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_a_notification_server_the_snapshot_says_so_and_events_are_kept() {
+    let (emu, options, _dir) = setup("nonotify").await;
+    let engine = Engine::start(options, Arc::new(NoServer)).await.unwrap();
+    wait_until(|| engine.snapshot().accounts[0].state == ConnState::Subscribed).await;
+    emu.daimon().publish(mail("n1", "[URGENT] nobody listening", &[]));
+    wait_until(|| engine.snapshot().notifier_error.is_some()).await;
+    assert!(engine.snapshot().notifier_error.unwrap().contains("no notification service"));
+    assert_eq!(engine.history(10, None).await.unwrap().len(), 1);
+    engine.shutdown().await;
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_bad_key_shows_a_fatal_state() {
+    let (emu, options, _dir) = setup("badkey").await;
+    std::env::set_var(tocsin_secrets::env_var_name("badkey"), "dm_live_wrong");
+    let engine = Engine::start(options, Arc::new(Recorder::default())).await.unwrap();
+    wait_until(|| matches!(engine.snapshot().accounts[0].state, ConnState::Closed { fatal: true, .. })).await;
+    assert_eq!(engine.snapshot().tray_state(), tocsin_engine::TrayState::Error);
+    engine.shutdown().await;
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_demo_profile_streams_into_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = EngineOptions {
+        config: Config::default(),
+        data_dir: dir.path().to_path_buf(),
+        force_demo: false,
+        demo_interval: Duration::from_millis(20),
+    };
+    let engine = Engine::start(options, Arc::new(Recorder::default())).await.unwrap();
+    assert!(engine.snapshot().demo);
+    assert!(engine.demo_emulator_addr().unwrap().ip().is_loopback());
+    wait_until(|| engine.snapshot().accounts[0].events_received >= 20).await;
+    engine.shutdown().await;
+    let store = tocsin_store::Store::open(&dir.path().join("history.db")).await.unwrap();
+    assert!(store.count().await.unwrap() >= 20);
+}
