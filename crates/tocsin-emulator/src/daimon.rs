@@ -60,7 +60,7 @@ impl DaimonState {
             keys: Mutex::new(config.daimon_keys.iter().cloned().collect()),
             seq: AtomicU64::new(0),
             buffer: Mutex::new(VecDeque::new()),
-            live: broadcast::channel(4096).0,
+            live: broadcast::channel(1 << 16).0,
             kick: broadcast::channel(4).0,
             connections: AtomicUsize::new(0),
             total_connections: AtomicU64::new(0),

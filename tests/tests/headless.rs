@@ -1,0 +1,230 @@
+//! `tocsin run --headless` against the emulator over a real socket, storing into a
+//! real SQLite file and notifying a notification server on a private session bus.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tocsin_e2e::app::{self, AppProcess};
+use tocsin_e2e::bus::PrivateBus;
+use tocsin_e2e::notifications::RecordingNotificationServer;
+use tocsin_e2e::wait_for;
+use tocsin_emulator::{Emulator, EmulatorConfig};
+
+const KEY: &str = "dm_live_e2e_0123456789";
+
+struct Setup {
+    emu: Emulator,
+    dir: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
+    let config = EmulatorConfig { daimon_keys: vec![KEY.into()], ..EmulatorConfig::default() };
+    let emu = Emulator::bind(([127, 0, 0, 1], 0).into(), config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    std::fs::write(
+        dir.path().join("config/config.toml"),
+        format!("[[accounts]]\nname = \"ops\"\nprovider = \"daimon\"\nurl = \"{}\"\ninboxes = [\"inbox_ops\"]\n", emu.daimon_url()),
+    )
+    .unwrap();
+    Setup { emu, dir }
+}
+
+impl Setup {
+    fn dirs(&self) -> (String, String) {
+        (self.dir.path().join("config").display().to_string(), self.dir.path().join("data").display().to_string())
+    }
+
+    fn spawn(&self, bus: Option<&PrivateBus>) -> AppProcess {
+        let (config, data) = self.dirs();
+        let mut envs = vec![("TOCSIN_KEY_OPS", KEY), ("TOCSIN_CONFIG_DIR", config.as_str()), ("TOCSIN_DATA_DIR", data.as_str())];
+        let address;
+        match bus {
+            Some(b) => {
+                address = b.address().to_owned();
+                envs.push(("DBUS_SESSION_BUS_ADDRESS", address.as_str()));
+            }
+            None => envs.push(("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/tocsin-test-bus")),
+        }
+        // No DISPLAY: the headless mode must not need one.
+        envs.push(("DISPLAY", ""));
+        AppProcess::spawn(&["run", "--headless"], &envs)
+    }
+
+    fn history(&self) -> Vec<Value> {
+        let (_, data) = self.dirs();
+        let (status, out, err) = app::run(&["history", "list", "--json", "--limit", "1000", "--data-dir", &data], &[]);
+        assert!(status.success(), "history list failed: {err}");
+        serde_json::from_str::<Vec<Value>>(&out).expect("history list --json prints a JSON array")
+    }
+}
+
+fn mail(id: &str, subject: &str, labels: &[&str]) -> Value {
+    json!({"event_id": id, "type":"message.received","inbox_id":"inbox_ops",
+           "payload":{"message":{"id":format!("msg_{id}"),"inbox_id":"inbox_ops","from":"Ops Bot <bot@example.com>",
+                                 "subject":subject,"body":"Details inside.","labels":labels}}})
+}
+
+async fn wait_connected(emu: &Emulator) {
+    wait_for("the app to connect and subscribe", Duration::from_secs(20), || async {
+        emu.daimon().commands().iter().any(|c| c["action"] == "subscribe").then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stores_every_event_and_notifies_only_urgent_ones_over_dbus() {
+    let s = setup().await;
+    let bus = PrivateBus::start();
+    let notifications = RecordingNotificationServer::start(&bus).await;
+    let mut app = s.spawn(Some(&bus));
+    wait_connected(&s.emu).await;
+    let subscribe = s.emu.daimon().commands().into_iter().find(|c| c["action"] == "subscribe").unwrap();
+    assert_eq!(subscribe["inbox_ids"], json!(["inbox_ops"]));
+
+    let d = s.emu.daimon();
+    d.publish(mail("e1", "Weekly report", &[]));
+    d.publish(mail("e2", "[URGENT] Primary database down", &[]));
+    d.publish(mail("e3", "Lunch?", &[]));
+    d.publish(mail("e4", "Customer escalation", &["priority"]));
+    d.publish(json!({"event_id":"e5","type":"message.bounced","inbox_id":"inbox_ops",
+                     "payload":{"message_id":"m","recipient":"gone@example.com","bounce_type":"hard"}}));
+    d.publish(json!({"event_id":"e6","type":"inbox.mystery","inbox_id":"inbox_ops","payload":{"x":1}}));
+
+    let history = wait_for("6 stored events", Duration::from_secs(20), || async {
+        let h = s.history();
+        (h.len() == 6).then_some(h)
+    })
+    .await;
+    let tiers: Vec<(&str, &str)> =
+        history.iter().map(|e| (e["providerType"].as_str().unwrap(), e["tier"].as_str().unwrap())).collect();
+    assert_eq!(
+        tiers,
+        [
+            ("inbox.mystery", "normal"),
+            ("message.bounced", "high"),
+            ("message.received", "urgent"),
+            ("message.received", "normal"),
+            ("message.received", "urgent"),
+            ("message.received", "normal"),
+        ]
+    );
+    assert_eq!(history[5]["subject"], "Weekly report");
+    assert_eq!(history[0]["kind"], "other");
+
+    let got = notifications.wait_for(2, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got_all = notifications.notifications();
+    assert_eq!(got_all.len(), 2, "only urgent events notify: {got_all:#?}");
+    assert_eq!(got[0].summary, "[URGENT] Primary database down");
+    assert_eq!(got[1].summary, "Customer escalation");
+    assert_eq!(got[0].app_name, "Tocsin");
+    assert_eq!(got[0].urgency, Some(2), "urgent maps to the critical urgency hint");
+    assert_eq!(got[0].desktop_entry.as_deref(), Some("tocsin"));
+    assert!(got[0].body.contains("bot@example.com") && got[0].body.contains("Details inside."), "{}", got[0].body);
+
+    app.signal("TERM");
+    let status = app.wait_exit(Duration::from_secs(10)).await;
+    assert!(status.success(), "clean exit on SIGTERM, got {status:?}\n{}", app.log());
+    assert!(!app.log().contains(KEY), "the key must never be logged");
+    s.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_burst_interrupted_by_sigint_loses_nothing_it_received() {
+    let s = setup().await;
+    let bus = PrivateBus::start();
+    let _notifications = RecordingNotificationServer::start(&bus).await;
+    let mut app = s.spawn(Some(&bus));
+    wait_connected(&s.emu).await;
+    let daimon = s.emu.daimon().clone();
+    let publisher = tokio::spawn(async move {
+        for n in 0..20_000 {
+            daimon.publish(mail(&format!("b{n}"), &format!("burst {n}"), &[]));
+            if n % 200 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    });
+    // Interrupt while the burst is still streaming in.
+    wait_for("the burst to start arriving", Duration::from_secs(20), || async {
+        (s.history().len() > 100).then_some(())
+    })
+    .await;
+    app.signal("INT");
+    publisher.abort();
+    let status = app.wait_exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "{status:?}");
+    let log = app.log();
+    let line = log.lines().find(|l| l.contains("all received events committed")).expect("shutdown summary in the log");
+    let field = |name: &str| -> i64 {
+        let start = line.find(&format!("{name}=")).unwrap_or_else(|| panic!("{name} in {line}")) + name.len() + 1;
+        line[start..].split_whitespace().next().unwrap().parse().unwrap()
+    };
+    eprintln!("{line}");
+    let received = field("received");
+    let stored = field("stored");
+    assert!(received > 0, "some events arrived before the signal: {line}");
+    assert_eq!(received, stored, "every received event is in the history: {line}");
+    assert_eq!(s.history().len() as i64, stored.min(1000));
+    s.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_a_notification_server_it_warns_once_and_keeps_working() {
+    let s = setup().await;
+    let mut app = s.spawn(None);
+    wait_connected(&s.emu).await;
+    for n in 0..3 {
+        s.emu.daimon().publish(mail(&format!("u{n}"), &format!("[URGENT] alert {n}"), &[]));
+    }
+    wait_for("3 stored events", Duration::from_secs(20), || async { (s.history().len() == 3).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.signal("TERM");
+    assert!(app.wait_exit(Duration::from_secs(10)).await.success());
+    let log = app.log();
+    let warnings = log.matches("no notification service is running").count();
+    assert_eq!(warnings, 1, "one clear warning, not one per event:\n{log}");
+    s.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_rejected_key_is_reported_in_words() {
+    let s = setup().await;
+    let (config, data) = s.dirs();
+    let mut app = AppProcess::spawn(
+        &["run", "--headless"],
+        &[("TOCSIN_KEY_OPS", "dm_live_wrong"), ("TOCSIN_CONFIG_DIR", &config), ("TOCSIN_DATA_DIR", &data), ("DISPLAY", "")],
+    );
+    wait_for("the rejection in the log", Duration::from_secs(20), || async {
+        app.log().contains("the server rejected the API key (HTTP 401").then_some(())
+    })
+    .await;
+    assert!(app.running(), "a bad key stops the account, not the app");
+    assert!(!app.log().contains("dm_live_wrong"));
+    app.signal("TERM");
+    assert!(app.wait_exit(Duration::from_secs(10)).await.success());
+    s.emu.shutdown().await;
+}
+
+#[test]
+fn history_list_without_a_database_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (status, _, err) = app::run(&["history", "list", "--json", "--data-dir", &dir.path().display().to_string()], &[]);
+    assert!(!status.success());
+    assert!(err.contains("no history yet"), "{err}");
+}
+
+#[test]
+fn an_invalid_config_is_refused_with_the_field_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), "[[accounts]]\nname='ops'\nprovider='daimon'\nurl='wss://x'\nkey='dm_live_x'\n")
+        .unwrap();
+    let (status, _, err) = app::run(
+        &["run", "--headless", "--config-dir", &dir.path().display().to_string(), "--data-dir", &dir.path().display().to_string()],
+        &[],
+    );
+    assert!(!status.success());
+    assert!(err.contains("never kept in the config file"), "{err}");
+    assert!(!err.contains("dm_live_x"), "the refused key is not echoed: {err}");
+}
