@@ -1,0 +1,135 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import type { HistoryItem } from "./lib/bindings/HistoryItem";
+import type { Snapshot } from "./lib/bindings/Snapshot";
+
+const handlers: { history?: (i: HistoryItem) => void; status?: (s: Snapshot) => void } = {};
+
+vi.mock("./lib/ipc", async (importOriginal) => {
+  const real = await importOriginal<typeof import("./lib/ipc")>();
+  return {
+    ...real,
+    historyList: vi.fn(),
+    status: vi.fn(),
+    setPaused: vi.fn(),
+    onHistory: vi.fn(async (h: (i: HistoryItem) => void) => {
+      handlers.history = h;
+      return () => {};
+    }),
+    onStatus: vi.fn(async (h: (s: Snapshot) => void) => {
+      handlers.status = h;
+      return () => {};
+    }),
+  };
+});
+
+import * as ipc from "./lib/ipc";
+import App from "./App.svelte";
+
+function item(id: number, over: Partial<HistoryItem> = {}): HistoryItem {
+  return {
+    id,
+    account: "demo",
+    provider: "daimon",
+    kind: "message_received",
+    providerType: "message.received",
+    tier: "normal",
+    subject: `subject ${id}`,
+    sender: "a@b.c",
+    excerpt: "text",
+    inbox: "inbox_ops",
+    receivedAtMs: Date.now(),
+    occurredAtMs: null,
+    read: false,
+    replayed: false,
+    ...over,
+  };
+}
+
+const snapshot: Snapshot = {
+  accounts: [{ account: "demo", provider: "daimon", state: { state: "subscribed" }, lastError: null, eventsReceived: 3 }],
+  unreadUrgent: 1,
+  paused: false,
+  demo: true,
+  storeError: null,
+  notifierError: null,
+};
+
+const rows = () => screen.queryAllByTestId("event-row");
+
+beforeEach(() => {
+  vi.mocked(ipc.status).mockResolvedValue(snapshot);
+  vi.mocked(ipc.historyList).mockResolvedValue([item(3, { tier: "urgent" }), item(2), item(1)]);
+  vi.mocked(ipc.setPaused).mockImplementation(async (paused) => ({ ...snapshot, paused }));
+});
+afterEach(() => cleanup());
+
+describe("App", () => {
+  it("lists stored events newest first and shows status", async () => {
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("app").dataset.ready).toBe("true"));
+    expect(rows().map((r) => r.dataset.id)).toEqual(["3", "2", "1"]);
+    expect(rows()[0]!.dataset.tier).toBe("urgent");
+    expect(screen.getByTestId("unread-urgent").textContent).toContain("1");
+    const chip = screen.getByTestId("account-status");
+    expect(chip.dataset.state).toBe("subscribed");
+    expect(chip.textContent).toContain("Connected");
+    expect(ipc.historyList).toHaveBeenCalledWith(100, null);
+  });
+
+  it("prepends live events and ignores a duplicate id", async () => {
+    render(App);
+    await waitFor(() => expect(rows()).toHaveLength(3));
+    handlers.history!(item(4, { subject: "fresh" }));
+    await waitFor(() => expect(rows()).toHaveLength(4));
+    expect(rows()[0]!.dataset.id).toBe("4");
+    handlers.history!(item(4, { subject: "fresh again" }));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(rows()).toHaveLength(4);
+  });
+
+  it("shows state changes in words", async () => {
+    render(App);
+    await waitFor(() => expect(rows()).toHaveLength(3));
+    handlers.status!({
+      ...snapshot,
+      accounts: [{ ...snapshot.accounts[0]!, state: { state: "reconnecting", attempt: 2, delayMs: 2000 } }],
+    });
+    await waitFor(() => expect(screen.getByTestId("account-status").textContent).toContain("Reconnecting (attempt 2, in 2 s)"));
+    handlers.status!({
+      ...snapshot,
+      accounts: [{ ...snapshot.accounts[0]!, state: { state: "closed", reason: "the server rejected the API key", fatal: true } }],
+    });
+    await waitFor(() => expect(screen.getByTestId("account-status").textContent).toContain("Stopped: the server rejected the API key"));
+  });
+
+  it("pauses notifications", async () => {
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("pause-toggle")).toBeTruthy());
+    await fireEvent.click(screen.getByTestId("pause-toggle"));
+    expect(ipc.setPaused).toHaveBeenCalledWith(true);
+    await waitFor(() => expect(screen.getByTestId("pause-toggle").textContent).toContain("Resume"));
+  });
+
+  it("renders hostile subjects as text", async () => {
+    const payload = `<img src=x onerror="window.__pwned=1">`;
+    vi.mocked(ipc.historyList).mockResolvedValue([item(1, { subject: payload, sender: "<script>x</script>" })]);
+    render(App);
+    await waitFor(() => expect(rows()).toHaveLength(1));
+    expect(screen.getByTestId("event-subject").textContent).toBe(payload);
+    expect(document.querySelector("img")).toBeNull();
+    expect((window as unknown as { __pwned?: number }).__pwned).toBeUndefined();
+  });
+
+  it("shows an IPC error in words", async () => {
+    vi.mocked(ipc.historyList).mockRejectedValue({ code: "store_unavailable", message: "the history database failed: disk I/O error" });
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("error").textContent).toContain("disk I/O error"));
+  });
+
+  it("says when the history is empty", async () => {
+    vi.mocked(ipc.historyList).mockResolvedValue([]);
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("empty").textContent).toContain("Waiting for events"));
+  });
+});

@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { appendOlder, describeState, mergeNewest, overall, relativeTime, title } from "./format";
+import type { HistoryItem } from "./bindings/HistoryItem";
+import type { Snapshot } from "./bindings/Snapshot";
+
+export function item(id: number, over: Partial<HistoryItem> = {}): HistoryItem {
+  return {
+    id,
+    account: "demo",
+    provider: "daimon",
+    kind: "message_received",
+    providerType: "message.received",
+    tier: "normal",
+    subject: `subject ${id}`,
+    sender: "a@b.c",
+    excerpt: "text",
+    inbox: "inbox_ops",
+    receivedAtMs: 1_700_000_000_000 + id,
+    occurredAtMs: null,
+    read: false,
+    replayed: false,
+    ...over,
+  };
+}
+
+describe("describeState", () => {
+  it("puts every state in words", () => {
+    expect(describeState({ state: "connecting" })).toBe("Connecting…");
+    expect(describeState({ state: "authenticating" })).toBe("Signing in…");
+    expect(describeState({ state: "subscribed" })).toBe("Connected");
+    expect(describeState({ state: "reconnecting", attempt: 3, delayMs: 3500 })).toBe("Reconnecting (attempt 3, in 4 s)");
+    expect(describeState({ state: "closed", reason: "the server rejected the API key", fatal: true })).toBe(
+      "Stopped: the server rejected the API key",
+    );
+    expect(describeState({ state: "closed", reason: "stopped", fatal: false })).toBe("Disconnected");
+  });
+});
+
+describe("overall", () => {
+  const base: Snapshot = { accounts: [], unreadUrgent: 0, paused: false, demo: false, storeError: null, notifierError: null };
+  const acct = (state: Snapshot["accounts"][number]["state"]) => ({
+    account: "a",
+    provider: "daimon" as const,
+    state,
+    lastError: null,
+    eventsReceived: 0,
+  });
+  it("sums up the accounts", () => {
+    expect(overall(base).label).toBe("No accounts");
+    expect(overall({ ...base, accounts: [acct({ state: "subscribed" })] })).toEqual({ label: "All connected", tone: "ok" });
+    expect(
+      overall({ ...base, accounts: [acct({ state: "subscribed" }), acct({ state: "reconnecting", attempt: 1, delayMs: 1 })] }),
+    ).toEqual({ label: "1 of 2 connected", tone: "warn" });
+    expect(overall({ ...base, accounts: [acct({ state: "closed", reason: "x", fatal: true })] }).tone).toBe("error");
+    expect(overall({ ...base, storeError: "disk full" }).label).toBe("History cannot be saved");
+  });
+});
+
+describe("lists", () => {
+  it("merges newest first and ignores known ids", () => {
+    const list = [item(3), item(2)];
+    expect(mergeNewest(list, [item(4)]).map((i) => i.id)).toEqual([4, 3, 2]);
+    expect(mergeNewest(list, [item(3)])).toBe(list);
+    expect(appendOlder(list, [item(2), item(1)]).map((i) => i.id)).toEqual([3, 2, 1]);
+  });
+
+  it("titles fall back to the provider type", () => {
+    expect(title(item(1, { subject: null, providerType: "message.bounced" }))).toBe("message.bounced");
+    expect(title(item(1, { subject: "  " }))).toBe("message.received");
+  });
+
+  it("formats relative times", () => {
+    const now = 1_000_000_000;
+    expect(relativeTime(now - 2_000, now)).toBe("just now");
+    expect(relativeTime(now - 45_000, now)).toBe("45 s ago");
+    expect(relativeTime(now - 5 * 60_000, now)).toBe("5 min ago");
+    expect(relativeTime(now - 3 * 3_600_000, now)).toBe("3 h ago");
+  });
+});

@@ -1,0 +1,68 @@
+import type { ConnState } from "./bindings/ConnState";
+import type { Snapshot } from "./bindings/Snapshot";
+import type { HistoryItem } from "./bindings/HistoryItem";
+
+/** A connection state in words. */
+export function describeState(s: ConnState): string {
+  switch (s.state) {
+    case "connecting":
+      return "Connecting…";
+    case "authenticating":
+      return "Signing in…";
+    case "open":
+      return "Connected";
+    case "subscribed":
+      return "Connected";
+    case "reconnecting":
+      return `Reconnecting (attempt ${s.attempt}, in ${Math.max(1, Math.ceil(s.delayMs / 1000))} s)`;
+    case "closed":
+      return s.fatal ? `Stopped: ${s.reason}` : "Disconnected";
+  }
+}
+
+/** The one-line summary shown in the header. */
+export function overall(s: Snapshot): { label: string; tone: "ok" | "warn" | "error" | "idle" } {
+  if (s.storeError) return { label: "History cannot be saved", tone: "error" };
+  if (s.accounts.some((a) => a.state.state === "closed" && a.state.fatal)) return { label: "Action needed", tone: "error" };
+  const up = s.accounts.filter((a) => a.state.state === "subscribed" || a.state.state === "open").length;
+  if (s.accounts.length === 0) return { label: "No accounts", tone: "idle" };
+  if (up === s.accounts.length) return { label: "All connected", tone: "ok" };
+  return { label: `${up} of ${s.accounts.length} connected`, tone: "warn" };
+}
+
+const UNITS: [number, string][] = [
+  [60, "s"],
+  [60, "min"],
+  [24, "h"],
+];
+
+/** "just now", "5 min ago", "3 h ago", or a date. */
+export function relativeTime(ms: number, now: number = Date.now()): string {
+  let delta = Math.max(0, Math.round((now - ms) / 1000));
+  if (delta < 10) return "just now";
+  for (const [size, unit] of UNITS) {
+    if (delta < size) return `${delta} ${unit} ago`;
+    delta = Math.floor(delta / size);
+  }
+  return new Date(ms).toLocaleDateString(undefined, { month: "short", day: "numeric" });
+}
+
+/** The row title: the subject, else a readable provider type. */
+export function title(item: HistoryItem): string {
+  if (item.subject && item.subject.trim()) return item.subject;
+  return item.providerType;
+}
+
+/** Merges newly arrived items into a newest-first list, ignoring ids already present. */
+export function mergeNewest(list: HistoryItem[], incoming: HistoryItem[]): HistoryItem[] {
+  const seen = new Set(list.map((i) => i.id));
+  const fresh = incoming.filter((i) => !seen.has(i.id));
+  if (fresh.length === 0) return list;
+  return [...fresh, ...list].sort((a, b) => b.id - a.id);
+}
+
+/** Appends an older page, ignoring ids already present. */
+export function appendOlder(list: HistoryItem[], older: HistoryItem[]): HistoryItem[] {
+  const seen = new Set(list.map((i) => i.id));
+  return [...list, ...older.filter((i) => !seen.has(i.id))];
+}

@@ -1,0 +1,45 @@
+// Every call into the Rust side goes through this module, so tests can mock it.
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type { HistoryItem } from "./bindings/HistoryItem";
+import type { Snapshot } from "./bindings/Snapshot";
+import type { IpcError } from "./bindings/IpcError";
+
+export type { HistoryItem, Snapshot, IpcError };
+
+export const EVENT_HISTORY = "tocsin://history";
+export const EVENT_STATUS = "tocsin://status";
+
+/** Turns whatever a rejected invoke produced into an IpcError. */
+export function toIpcError(e: unknown): IpcError {
+  if (e && typeof e === "object" && "code" in e && "message" in e) return e as IpcError;
+  return { code: "internal", message: e instanceof Error ? e.message : String(e) };
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw toIpcError(e);
+  }
+}
+
+export function historyList(limit: number, beforeId: number | null): Promise<HistoryItem[]> {
+  return call("history_list", { limit, beforeId });
+}
+
+export function status(): Promise<Snapshot> {
+  return call("status");
+}
+
+export function setPaused(paused: boolean): Promise<Snapshot> {
+  return call("set_paused", { paused });
+}
+
+export function onHistory(handler: (item: HistoryItem) => void): Promise<UnlistenFn> {
+  return listen<HistoryItem>(EVENT_HISTORY, (e) => handler(e.payload));
+}
+
+export function onStatus(handler: (s: Snapshot) => void): Promise<UnlistenFn> {
+  return listen<Snapshot>(EVENT_STATUS, (e) => handler(e.payload));
+}
