@@ -28,8 +28,15 @@ pub struct AccountConfig {
     pub url: String,
     #[serde(default = "default_auth")]
     pub auth: AuthMode,
+    /// daimon / AgentMail inboxes. Empty = everything the key can see.
     #[serde(default)]
     pub inboxes: Vec<String>,
+    /// AgentMail pods.
+    #[serde(default)]
+    pub pods: Vec<String>,
+    /// AgentMail event types (`message.received`, ...). Empty = all.
+    #[serde(default)]
+    pub event_types: Vec<String>,
     #[serde(default)]
     pub backoff: BackoffConfig,
 }
@@ -77,7 +84,7 @@ impl AccountConfig {
         Provider::parse(&self.provider).expect("validated")
     }
     pub fn subscriptions(&self) -> Subscriptions {
-        Subscriptions { inboxes: self.inboxes.clone() }
+        Subscriptions { inboxes: self.inboxes.clone(), pods: self.pods.clone(), event_types: self.event_types.clone() }
     }
 }
 

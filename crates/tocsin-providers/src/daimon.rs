@@ -378,7 +378,7 @@ mod tests {
 
     #[test]
     fn subscribe_frames() {
-        let subs = Subscriptions { inboxes: vec!["inbox_a".into()] };
+        let subs = Subscriptions { inboxes: vec!["inbox_a".into()], ..Default::default() };
         let d = Daimon::new("ws://h", AuthMode::Bearer, subs);
         let frames = d.on_open(None);
         let v: Value = serde_json::from_str(&frames[0]).unwrap();

@@ -10,6 +10,7 @@
 //! secrets. Every function here is deterministic, so the adapters are tested with
 //! plain frames and no runtime.
 
+pub mod agentmail;
 pub mod daimon;
 mod json;
 pub mod time;
@@ -35,6 +36,12 @@ pub struct Subscriptions {
     /// daimon / AgentMail inbox ids. Empty means "everything the key can see".
     #[serde(default)]
     pub inboxes: Vec<String>,
+    /// AgentMail pod ids.
+    #[serde(default)]
+    pub pods: Vec<String>,
+    /// AgentMail event types (`message.received`, ...). Empty = all.
+    #[serde(default)]
+    pub event_types: Vec<String>,
 }
 
 /// Everything the supervisor needs to open one connection.
@@ -113,6 +120,7 @@ pub fn adapter_for(
 ) -> Result<Box<dyn Adapter>, String> {
     match provider {
         Provider::Daimon => Ok(Box::new(daimon::Daimon::new(url, auth, subscriptions.clone()))),
+        Provider::AgentMail => Ok(Box::new(agentmail::AgentMail::new(url, auth, None, subscriptions.clone()))),
         other => Err(format!("provider \"{other}\" is not supported yet")),
     }
 }

@@ -28,7 +28,7 @@ struct Running {
 }
 
 fn start(url: &str, auth: AuthMode, key: &str, inboxes: &[&str]) -> Running {
-    let subs = Subscriptions { inboxes: inboxes.iter().map(|s| s.to_string()).collect() };
+    let subs = Subscriptions { inboxes: inboxes.iter().map(|s| s.to_string()).collect(), ..Default::default() };
     let adapter = tocsin_providers::adapter_for(Provider::Daimon, url, auth, &subs).unwrap();
     let key = Sensitive::from(key);
     let key: KeySource = Arc::new(move || Ok(key.clone()));
