@@ -37,6 +37,12 @@ pub struct AccountConfig {
     /// AgentMail event types (`message.received`, ...). Empty = all.
     #[serde(default)]
     pub event_types: Vec<String>,
+    /// Prismer conversations to join.
+    #[serde(default)]
+    pub conversations: Vec<String>,
+    /// Topic patterns (the topic platform).
+    #[serde(default)]
+    pub topics: Vec<String>,
     #[serde(default)]
     pub backoff: BackoffConfig,
 }
@@ -84,7 +90,13 @@ impl AccountConfig {
         Provider::parse(&self.provider).expect("validated")
     }
     pub fn subscriptions(&self) -> Subscriptions {
-        Subscriptions { inboxes: self.inboxes.clone(), pods: self.pods.clone(), event_types: self.event_types.clone() }
+        Subscriptions {
+            inboxes: self.inboxes.clone(),
+            pods: self.pods.clone(),
+            event_types: self.event_types.clone(),
+            conversations: self.conversations.clone(),
+            topics: self.topics.clone(),
+        }
     }
 }
 

@@ -10,12 +10,15 @@ use tocsin_emulator::{DemoConfig, Emulator, EmulatorConfig};
 use tocsin_model::Provider;
 use tocsin_providers::{AuthMode, Subscriptions};
 use tocsin_secrets::Sensitive;
-use tocsin_supervisor::{Backoff, Connection, KeySource, DEFAULT_MAX_FRAME};
+use tocsin_supervisor::{Backoff, Connection, KeySource, Outgoing, DEFAULT_MAX_FRAME};
 
 /// The demo account's name.
 pub const DEMO_ACCOUNT: &str = "demo";
 
-pub(crate) async fn start(interval: Duration) -> std::io::Result<(Emulator, Connection)> {
+pub(crate) async fn start(
+    interval: Duration,
+    outgoing: tokio::sync::mpsc::Receiver<Outgoing>,
+) -> std::io::Result<(Emulator, Connection)> {
     let mut rng = rand::rng();
     let key = format!("dm_free_demo_{:016x}", rng.random::<u64>());
     let run_id: u32 = rng.random();
@@ -39,6 +42,7 @@ pub(crate) async fn start(interval: Duration) -> std::io::Result<(Emulator, Conn
         max_frame_bytes: DEFAULT_MAX_FRAME,
         connect_timeout: Duration::from_secs(5),
         resume: None,
+        outgoing,
     };
     Ok((emulator, conn))
 }

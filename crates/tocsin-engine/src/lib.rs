@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tocsin_model::{HistoryItem, Tier};
 use tocsin_secrets::KeyStore;
 use tocsin_store::Store;
-use tocsin_supervisor::{AccountStatus, Connection, KeySource, DEFAULT_MAX_FRAME};
+use tocsin_supervisor::{AccountStatus, Connection, KeySource, Outgoing, DEFAULT_MAX_FRAME};
 
 pub use config::{AccountConfig, Config, ConfigError};
 pub use error::{ErrorCode, IpcError};
@@ -120,6 +120,8 @@ struct Tasks {
 
 /// Capacity of the channel between the supervisors and the store writer.
 const EVENT_QUEUE: usize = 8192;
+/// Capacity of each account's outgoing (ack) channel.
+const OUTGOING_QUEUE: usize = 8192;
 
 impl Engine {
     /// Opens the history and starts one supervisor per account (or the demo profile
@@ -130,14 +132,19 @@ impl Engine {
         let store = Store::open(&options.data_dir.join("history.db")).await?;
         let demo = options.force_demo || options.config.accounts.is_empty();
         let mut emulator = None;
+        let mut ackers = std::collections::HashMap::new();
         let connections: Vec<Connection> = if demo {
-            let (emu, conn) = demo::start(options.demo_interval).await.map_err(EngineError::Demo)?;
+            let (outgoing_tx, outgoing) = mpsc::channel(OUTGOING_QUEUE);
+            let (emu, conn) = demo::start(options.demo_interval, outgoing).await.map_err(EngineError::Demo)?;
+            ackers.insert(conn.account.clone(), outgoing_tx);
             emulator = Some(emu);
             vec![conn]
         } else {
             let mut out = Vec::new();
             for account in &options.config.accounts {
-                out.push(connection_for(account, &store).await?);
+                let (outgoing_tx, outgoing) = mpsc::channel(OUTGOING_QUEUE);
+                ackers.insert(account.name.clone(), outgoing_tx);
+                out.push(connection_for(account, &store, outgoing).await?);
             }
             out
         };
@@ -162,7 +169,7 @@ impl Engine {
             dirty: Notify::new(),
         });
         let cancel = CancellationToken::new();
-        let pipeline = pipeline::spawn(store.clone(), shared.clone(), event_rx, notifier);
+        let pipeline = pipeline::spawn(store.clone(), shared.clone(), event_rx, notifier, ackers);
         let mut supervisors = Vec::new();
         for (conn, status_tx) in connections.into_iter().zip(status_senders) {
             let mut rx = status_tx.subscribe();
@@ -244,7 +251,11 @@ impl Engine {
     }
 }
 
-async fn connection_for(account: &AccountConfig, store: &Store) -> Result<Connection, EngineError> {
+async fn connection_for(
+    account: &AccountConfig,
+    store: &Store,
+    outgoing: mpsc::Receiver<Outgoing>,
+) -> Result<Connection, EngineError> {
     let adapter = tocsin_providers::adapter_for(account.provider(), &account.url, account.auth, &account.subscriptions())
         .map_err(|reason| EngineError::Account { account: account.name.clone(), reason })?;
     let name = account.name.clone();
@@ -258,5 +269,6 @@ async fn connection_for(account: &AccountConfig, store: &Store) -> Result<Connec
         max_frame_bytes: DEFAULT_MAX_FRAME,
         connect_timeout: Duration::from_secs(10),
         resume: store.cursor(&account.name).await?,
+        outgoing,
     })
 }

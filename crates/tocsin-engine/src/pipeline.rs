@@ -13,6 +13,10 @@ use tocsin_model::rules::default_tier;
 use tocsin_model::{Event, HistoryItem, Tier};
 use tocsin_store::{NewEvent, Store};
 
+use std::collections::HashMap;
+
+use tocsin_supervisor::Outgoing;
+
 use crate::notifier::{Alert, Notifier, NotifyError};
 use crate::{Shared, Update};
 
@@ -24,15 +28,22 @@ pub(crate) fn spawn(
     shared: Arc<Shared>,
     events: mpsc::Receiver<Event>,
     notifier: Arc<dyn Notifier>,
+    ackers: HashMap<String, mpsc::Sender<Outgoing>>,
 ) -> Vec<JoinHandle<()>> {
     let (alert_tx, alert_rx) = mpsc::channel::<Alert>(1024);
     vec![
-        tokio::spawn(writer(store, shared.clone(), events, alert_tx)),
+        tokio::spawn(writer(store, shared.clone(), events, alert_tx, ackers)),
         tokio::spawn(notify_loop(shared, alert_rx, notifier)),
     ]
 }
 
-async fn writer(store: Store, shared: Arc<Shared>, mut events: mpsc::Receiver<Event>, alerts: mpsc::Sender<Alert>) {
+async fn writer(
+    store: Store,
+    shared: Arc<Shared>,
+    mut events: mpsc::Receiver<Event>,
+    alerts: mpsc::Sender<Alert>,
+    ackers: HashMap<String, mpsc::Sender<Outgoing>>,
+) {
     let mut buf = Vec::with_capacity(MAX_BATCH);
     while events.recv_many(&mut buf, MAX_BATCH).await > 0 {
         let batch: Vec<NewEvent> = buf
@@ -43,6 +54,13 @@ async fn writer(store: Store, shared: Arc<Shared>, mut events: mpsc::Receiver<Ev
             })
             .collect();
         let stored = commit(&store, &shared, &batch).await;
+        // Committed (new or duplicate): now the provider may forget them.
+        for e in &batch {
+            if let (Some(token), Some(tx)) = (&e.event.ack, ackers.get(&e.event.account)) {
+                // A closed socket drops the ack; the provider redelivers and we dedupe.
+                let _ = tx.try_send(Outgoing::Ack(token.clone()));
+            }
+        }
         for item in stored.into_iter().flatten() {
             let urgent = item.tier == Tier::Urgent;
             if urgent {

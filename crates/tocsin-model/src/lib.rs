@@ -230,6 +230,8 @@ pub struct Event {
     pub attachments: Vec<Attachment>,
     /// The provider says this is a replay or redelivery of an earlier frame.
     pub replayed: bool,
+    /// A per-delivery token to acknowledge once the event is committed (Prismer `ackId`).
+    pub ack: Option<String>,
     /// The whole original frame.
     pub raw: serde_json::Value,
 }

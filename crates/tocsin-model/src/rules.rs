@@ -64,6 +64,7 @@ mod tests {
             labels: labels.iter().map(|s| s.to_string()).collect(),
             attachments: vec![],
             replayed: false,
+            ack: None,
             raw: serde_json::Value::Null,
         }
     }

@@ -20,7 +20,7 @@ use tocsin_secrets::Sensitive;
 
 use crate::json::{str_at, string_at, strings_at};
 use crate::time::parse_rfc3339_ms;
-use crate::{fingerprint, with_query, Adapter, AuthMode, ConnectPlan, Control, DecodeError, Heartbeat, Inbound, Subscriptions};
+use crate::{fingerprint, with_query, Adapter, AuthMode, ConnectPlan, Control, DecodeError, Heartbeat, Inbound, Session, Subscriptions};
 
 /// The AgentMail adapter for one account.
 #[derive(Debug, Clone)]
@@ -81,8 +81,8 @@ impl Adapter for AgentMail {
         true
     }
 
-    fn decode(&self, account: &str, text: &str, received_at_ms: i64) -> Result<Inbound, DecodeError> {
-        decode(account, text, received_at_ms)
+    fn decode_in(&self, session: &Session, text: &str, received_at_ms: i64) -> Result<Inbound, DecodeError> {
+        decode(&session.account, text, received_at_ms)
     }
 
     fn heartbeat(&self) -> Heartbeat {
@@ -197,6 +197,7 @@ fn decode_event(account: &str, event_type: &str, frame: &Value, text: &str, rece
         labels,
         attachments: Vec::new(),
         replayed: false,
+        ack: None,
         raw: frame.clone(),
     };
     match payload_key {

@@ -24,7 +24,7 @@ use crate::json::{str_at, string_at, strings_at};
 use crate::time::parse_rfc3339_ms;
 use crate::{
     fingerprint, with_query, Adapter, AuthMode, ConnectPlan, Control, DecodeError, Heartbeat, Inbound,
-    Subscriptions,
+    Session, Subscriptions,
 };
 
 /// The daimon.email adapter for one account.
@@ -71,7 +71,8 @@ impl Adapter for Daimon {
         }
         let mut headers = Vec::new();
         match self.auth {
-            AuthMode::Bearer => {
+            // daimon has no frame auth: a key always travels on the upgrade.
+            AuthMode::Bearer | AuthMode::Frame => {
                 headers.push(("Authorization".to_owned(), Sensitive::new(format!("Bearer {}", key.expose()))))
             }
             AuthMode::Query => url = with_query(&url, "key", key.expose()),
@@ -94,8 +95,8 @@ impl Adapter for Daimon {
         !self.subscriptions.inboxes.is_empty()
     }
 
-    fn decode(&self, account: &str, text: &str, received_at_ms: i64) -> Result<Inbound, DecodeError> {
-        decode(account, text, received_at_ms)
+    fn decode_in(&self, session: &Session, text: &str, received_at_ms: i64) -> Result<Inbound, DecodeError> {
+        decode(&session.account, text, received_at_ms)
     }
 
     fn heartbeat(&self) -> Heartbeat {
@@ -185,6 +186,7 @@ fn decode_event(account: &str, ty: &str, frame: &Value, text: &str, received_at_
         labels: Vec::new(),
         attachments: Vec::new(),
         replayed: frame.get("replayed").and_then(Value::as_bool).unwrap_or(false),
+        ack: None,
         raw: frame.clone(),
     };
     if let Some(msg) = payload.get("message").filter(|m| m.is_object()) {

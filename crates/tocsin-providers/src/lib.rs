@@ -12,6 +12,7 @@
 
 pub mod agentmail;
 pub mod daimon;
+pub mod prismer;
 mod json;
 pub mod time;
 
@@ -28,6 +29,8 @@ pub enum AuthMode {
     Bearer,
     /// The key in the URL query, under the provider's parameter name.
     Query,
+    /// The key in an authentication frame sent after the socket opens (Prismer).
+    Frame,
 }
 
 /// What to subscribe to after the socket opens.
@@ -42,6 +45,21 @@ pub struct Subscriptions {
     /// AgentMail event types (`message.received`, ...). Empty = all.
     #[serde(default)]
     pub event_types: Vec<String>,
+    /// Prismer conversation ids to join (the server also joins the user's own).
+    #[serde(default)]
+    pub conversations: Vec<String>,
+    /// Topic patterns (the topic platform).
+    #[serde(default)]
+    pub topics: Vec<String>,
+}
+
+/// What a connection learned that decoding depends on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Session {
+    /// The local account name.
+    pub account: String,
+    /// The provider's id for us, once authenticated (Prismer `userId`).
+    pub user_id: Option<String>,
 }
 
 /// Everything the supervisor needs to open one connection.
@@ -69,6 +87,8 @@ pub struct Heartbeat {
 pub enum Control {
     /// The server accepted the connection (daimon `connected`).
     Connected,
+    /// The server accepted our credentials (Prismer `authenticated`).
+    Authenticated { user_id: Option<String> },
     /// The server confirmed the subscription.
     Subscribed,
     /// A replay after reconnect finished (`count` events were replayed).
@@ -106,9 +126,26 @@ pub trait Adapter: Send + Sync {
     /// Whether the server confirms subscriptions with a frame; if not, the connection
     /// counts as subscribed as soon as `on_open` frames are sent.
     fn expects_subscribe_ack(&self) -> bool;
-    /// Decodes one text frame received by `account` at `received_at_ms`.
-    fn decode(&self, account: &str, text: &str, received_at_ms: i64) -> Result<Inbound, DecodeError>;
+    /// Decodes one text frame received at `received_at_ms` on a connection.
+    fn decode_in(&self, session: &Session, text: &str, received_at_ms: i64) -> Result<Inbound, DecodeError>;
     fn heartbeat(&self) -> Heartbeat;
+    /// A frame carrying the key, sent first after the socket opens (frame auth).
+    fn auth_frame(&self, _key: &Sensitive<String>, _now_ms: i64) -> Option<Sensitive<String>> {
+        None
+    }
+    /// Whether the connection is authenticated only once the server says so
+    /// ([`Control::Authenticated`]); subscriptions wait for it.
+    fn expects_auth_ack(&self) -> bool {
+        false
+    }
+    /// The `n`th application-level ping, for providers whose liveness is app-level.
+    fn app_ping(&self, _n: u64, _now_ms: i64) -> Option<String> {
+        None
+    }
+    /// The frame acknowledging a committed event that carried `token`.
+    fn ack_frame(&self, _token: &str) -> Option<String> {
+        None
+    }
 }
 
 /// Builds the adapter for `provider`, if this version speaks it.
@@ -121,6 +158,7 @@ pub fn adapter_for(
     match provider {
         Provider::Daimon => Ok(Box::new(daimon::Daimon::new(url, auth, subscriptions.clone()))),
         Provider::AgentMail => Ok(Box::new(agentmail::AgentMail::new(url, auth, None, subscriptions.clone()))),
+        Provider::Prismer => Ok(Box::new(prismer::Prismer::new(url, auth, subscriptions.clone()))),
         other => Err(format!("provider \"{other}\" is not supported yet")),
     }
 }

@@ -248,6 +248,7 @@ mod tests {
                 labels: vec!["priority".into()],
                 attachments: vec![],
                 replayed: false,
+                ack: None,
                 raw: serde_json::json!({"event_id": id}),
             },
             tier: Tier::Urgent,

@@ -30,7 +30,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 use tocsin_model::{now_ms, Event, EventKind};
-use tocsin_providers::{Adapter, Control, Inbound};
+use tocsin_providers::{Adapter, Control, Inbound, Session};
 use tocsin_secrets::Sensitive;
 
 pub use backoff::Backoff;
@@ -53,6 +53,15 @@ pub struct Connection {
     pub connect_timeout: Duration,
     /// The replay cursor to resume from (the last event id committed earlier).
     pub resume: Option<String>,
+    /// Frames the engine wants sent on this account's socket (acks after commit).
+    pub outgoing: mpsc::Receiver<Outgoing>,
+}
+
+/// Something to send on an account's socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// Acknowledge a committed event that carried this delivery token.
+    Ack(String),
 }
 
 /// How one connection attempt ended.
@@ -67,7 +76,7 @@ enum Ended {
 /// Runs `conn` until `shutdown` fires or a fatal error. Events go to `sink`; the
 /// state goes to `status`.
 pub async fn run(
-    conn: Connection,
+    mut conn: Connection,
     sink: mpsc::Sender<Event>,
     status: watch::Sender<AccountStatus>,
     shutdown: CancellationToken,
@@ -77,7 +86,7 @@ pub async fn run(
     let mut down_since: Option<i64> = None;
     loop {
         set_state(&status, ConnState::Connecting);
-        let ended = attempt_once(&conn, &mut resume, &mut down_since, &sink, &status, &shutdown).await;
+        let ended = attempt_once(&mut conn, &mut resume, &mut down_since, &sink, &status, &shutdown).await;
         let (reason, min_delay) = match ended {
             Ended::Shutdown | Ended::SinkClosed => {
                 set_state(&status, ConnState::Closed { reason: "stopped".into(), fatal: false });
@@ -129,7 +138,7 @@ fn set_state(status: &watch::Sender<AccountStatus>, state: ConnState) {
 }
 
 async fn attempt_once(
-    conn: &Connection,
+    conn: &mut Connection,
     resume: &mut Option<String>,
     down_since: &mut Option<i64>,
     sink: &mpsc::Sender<Event>,
@@ -141,7 +150,6 @@ async fn attempt_once(
         Err(e) => return Ended::Fatal(e),
     };
     let plan = conn.adapter.connect_plan(&key, resume.as_deref());
-    drop(key);
     let mut request = match plan.url.expose().as_str().into_client_request() {
         Ok(r) => r,
         Err(e) => return Ended::Fatal(format!("the account URL {} is not valid: {e}", plan.log_url)),
@@ -170,19 +178,20 @@ async fn attempt_once(
     };
     let opened_at = Instant::now();
     tracing::info!(account = %conn.account, url = %plan.log_url, "connected");
-    status.send_modify(|s| {
-        s.state = ConnState::Open;
-        s.last_error = None;
-    });
-    for frame in conn.adapter.on_open(resume.as_deref()) {
-        if let Err(e) = ws.send(Message::text(frame)).await {
-            return retry(format!("the connection broke while subscribing: {e}"));
+    let mut session = Session { account: conn.account.clone(), user_id: None };
+    if let Some(frame) = conn.adapter.auth_frame(&key, now_ms()) {
+        if let Err(e) = ws.send(Message::text(frame.expose().as_str())).await {
+            return retry(format!("the connection broke while signing in: {e}"));
         }
     }
-    if !conn.adapter.expects_subscribe_ack() {
-        set_state(status, ConnState::Subscribed);
+    drop(key);
+    if conn.adapter.expects_auth_ack() {
+        set_state(status, ConnState::Authenticating);
+    } else if let Err(reason) = opened(conn, &mut ws, resume.as_deref(), status).await {
+        return retry(reason);
     }
     let heartbeat = conn.adapter.heartbeat();
+    let mut pings_sent: u64 = 0;
     let mut ping = tokio::time::interval_at(Instant::now() + heartbeat.ping_every, heartbeat.ping_every);
     let mut deadline = Instant::now() + heartbeat.dead_after;
     let up = |reason: String, min_delay: Option<Duration>| Ended::Retry {
@@ -201,8 +210,22 @@ async fn attempt_once(
                 return up(format!("no data for {} s; the connection is presumed dead", heartbeat.dead_after.as_secs()), None);
             }
             _ = ping.tick() => {
-                if let Err(e) = ws.send(Message::Ping(Vec::new().into())).await {
+                pings_sent += 1;
+                let frame = match conn.adapter.app_ping(pings_sent, now_ms()) {
+                    Some(text) => Message::text(text),
+                    None => Message::Ping(Vec::new().into()),
+                };
+                if let Err(e) = ws.send(frame).await {
                     return up(format!("the connection broke: {e}"), None);
+                }
+                continue;
+            }
+            Some(out) = conn.outgoing.recv() => {
+                let Outgoing::Ack(token) = out;
+                if let Some(frame) = conn.adapter.ack_frame(&token) {
+                    if let Err(e) = ws.send(Message::text(frame)).await {
+                        return up(format!("the connection broke: {e}"), None);
+                    }
                 }
                 continue;
             }
@@ -231,7 +254,7 @@ async fn attempt_once(
             }
             Some(Ok(_)) => continue, // ping (answered by tungstenite), pong, raw frame
         };
-        match conn.adapter.decode(&conn.account, text.as_str(), now_ms()) {
+        match conn.adapter.decode_in(&session, text.as_str(), now_ms()) {
             Ok(Inbound::Event(event)) => {
                 if let Some(id) = &event.provider_event_id {
                     *resume = Some(id.clone());
@@ -242,6 +265,12 @@ async fn attempt_once(
                 status.send_modify(|s| s.events_received += 1);
             }
             Ok(Inbound::Control(control)) => match control {
+                Control::Authenticated { user_id } => {
+                    session.user_id = user_id;
+                    if let Err(reason) = opened(conn, &mut ws, resume.as_deref(), status).await {
+                        return up(reason, None);
+                    }
+                }
                 Control::Subscribed => set_state(status, ConnState::Subscribed),
                 Control::ReplayComplete { count } => {
                     tracing::info!(account = %conn.account, count, "replay complete");
@@ -265,6 +294,28 @@ async fn attempt_once(
             Err(e) => tracing::warn!(account = %conn.account, "ignored a frame that could not be decoded: {e}"),
         }
     }
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The connection is open and authenticated: subscribe.
+async fn opened(
+    conn: &Connection,
+    ws: &mut Socket,
+    resume: Option<&str>,
+    status: &watch::Sender<AccountStatus>,
+) -> Result<(), String> {
+    status.send_modify(|s| {
+        s.state = ConnState::Open;
+        s.last_error = None;
+    });
+    for frame in conn.adapter.on_open(resume) {
+        ws.send(Message::text(frame)).await.map_err(|e| format!("the connection broke while subscribing: {e}"))?;
+    }
+    if !conn.adapter.expects_subscribe_ack() {
+        set_state(status, ConnState::Subscribed);
+    }
+    Ok(())
 }
 
 fn retry(reason: String) -> Ended {
@@ -335,6 +386,7 @@ pub fn gap_event(account: &str, provider: tocsin_model::Provider, from_ms: Optio
         labels: Vec::new(),
         attachments: Vec::new(),
         replayed: false,
+        ack: None,
         raw: serde_json::json!({"from_ms": from_ms, "to_ms": to_ms}),
     }
 }
