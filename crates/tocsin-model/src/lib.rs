@@ -232,6 +232,10 @@ pub struct Event {
     pub replayed: bool,
     /// A per-delivery token to acknowledge once the event is committed (Prismer `ackId`).
     pub ack: Option<String>,
+    /// The provider's own priority (`low`, `normal`, `high`, `urgent`), when it sends one.
+    pub priority: Option<String>,
+    /// The concrete topic (the topic platform).
+    pub topic: Option<String>,
     /// The whole original frame.
     pub raw: serde_json::Value,
 }

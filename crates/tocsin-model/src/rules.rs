@@ -1,6 +1,7 @@
 //! The default urgency rules, as the platforms document them.
 //!
-//! - subject contains `[URGENT]` (any case) or label `priority` → [`Tier::Urgent`]
+//! - subject contains `[URGENT]` (any case), label `priority`, or provider priority `urgent` → [`Tier::Urgent`]
+//! - provider priority `high`, or a mention of me → [`Tier::High`]
 //! - bounces, complaints and rejections → [`Tier::High`]
 //! - spam, blocked and unauthenticated mail, typing, presence and stream chunks → [`Tier::Low`]
 //! - anything else → [`Tier::Normal`]
@@ -18,6 +19,14 @@ pub fn default_tier(event: &Event) -> Tier {
         .is_some_and(|s| s.to_ascii_lowercase().contains("[urgent]"));
     if subject_urgent || has_label("priority") {
         return Tier::Urgent;
+    }
+    match event.priority.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("urgent") => return Tier::Urgent,
+        Some("high") => return Tier::High,
+        _ => {}
+    }
+    if has_label("mention") {
+        return Tier::High;
     }
     match event.kind {
         EventKind::MessageBounced | EventKind::MessageComplained | EventKind::MessageRejected => {
@@ -65,6 +74,8 @@ mod tests {
             attachments: vec![],
             replayed: false,
             ack: None,
+            priority: None,
+            topic: None,
             raw: serde_json::Value::Null,
         }
     }

@@ -198,6 +198,8 @@ fn decode_event(account: &str, event_type: &str, frame: &Value, text: &str, rece
         attachments: Vec::new(),
         replayed: false,
         ack: None,
+        priority: None,
+        topic: None,
         raw: frame.clone(),
     };
     match payload_key {

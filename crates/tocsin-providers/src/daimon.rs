@@ -187,6 +187,8 @@ fn decode_event(account: &str, ty: &str, frame: &Value, text: &str, received_at_
         attachments: Vec::new(),
         replayed: frame.get("replayed").and_then(Value::as_bool).unwrap_or(false),
         ack: None,
+        priority: None,
+        topic: None,
         raw: frame.clone(),
     };
     if let Some(msg) = payload.get("message").filter(|m| m.is_object()) {

@@ -11,10 +11,13 @@
 //! plain frames and no runtime.
 
 pub mod agentmail;
+pub mod bivariant;
 pub mod daimon;
+pub mod divinci;
 pub mod prismer;
 mod json;
 pub mod time;
+pub mod topics;
 
 use std::time::Duration;
 
@@ -146,6 +149,34 @@ pub trait Adapter: Send + Sync {
     fn ack_frame(&self, _token: &str) -> Option<String> {
         None
     }
+    /// An HTTP exchange to run before every connect (tickets, connection tokens): a
+    /// `POST` of `body` with `Authorization: Bearer <key>`. Its result, from
+    /// [`Adapter::parse_token`], replaces the key in [`Adapter::connect_plan`].
+    fn token_request(&self) -> Option<TokenRequest> {
+        None
+    }
+    /// Reads the answer to [`Adapter::token_request`].
+    fn parse_token(&self, status: u16, _body: &[u8]) -> Result<Sensitive<String>, TokenError> {
+        Err(TokenError::Fatal(format!("unexpected token answer (HTTP {status})")))
+    }
+}
+
+/// A ticket or token to fetch before connecting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRequest {
+    pub url: String,
+    pub body: serde_json::Value,
+}
+
+/// Why no ticket or token could be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Retrying will not help (the key is wrong).
+    #[error("{0}")]
+    Fatal(String),
+    /// Try again later.
+    #[error("{0}")]
+    Retry(String),
 }
 
 /// Builds the adapter for `provider`, if this version speaks it.
@@ -159,7 +190,8 @@ pub fn adapter_for(
         Provider::Daimon => Ok(Box::new(daimon::Daimon::new(url, auth, subscriptions.clone()))),
         Provider::AgentMail => Ok(Box::new(agentmail::AgentMail::new(url, auth, None, subscriptions.clone()))),
         Provider::Prismer => Ok(Box::new(prismer::Prismer::new(url, auth, subscriptions.clone()))),
-        other => Err(format!("provider \"{other}\" is not supported yet")),
+        Provider::Bivariant => Ok(Box::new(bivariant::Bivariant::new(url, auth, subscriptions.clone())?)),
+        Provider::Divinci => Ok(Box::new(divinci::Divinci::new(url, None)?)),
     }
 }
 

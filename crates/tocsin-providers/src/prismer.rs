@@ -224,6 +224,8 @@ fn decode_event(session: &Session, ty: &str, frame: &Value, payload: &Value, rec
         attachments: Vec::new(),
         replayed: frame.get("isRetry").and_then(Value::as_bool).unwrap_or(false),
         ack: string_at(frame, &["ackId"]),
+        priority: None,
+        topic: None,
         raw: frame.clone(),
     }
 }

@@ -249,6 +249,8 @@ mod tests {
                 attachments: vec![],
                 replayed: false,
                 ack: None,
+                priority: None,
+                topic: None,
                 raw: serde_json::json!({"event_id": id}),
             },
             tier: Tier::Urgent,

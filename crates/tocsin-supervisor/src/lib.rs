@@ -387,6 +387,8 @@ pub fn gap_event(account: &str, provider: tocsin_model::Provider, from_ms: Optio
         attachments: Vec::new(),
         replayed: false,
         ack: None,
+        priority: None,
+        topic: None,
         raw: serde_json::json!({"from_ms": from_ms, "to_ms": to_ms}),
     }
 }
