@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tocsin_model::Provider;
-use tocsin_providers::{AuthMode, Subscriptions};
+use tocsin_providers::{AuthMode, Endpoint, Subscriptions};
 use tocsin_supervisor::Backoff;
 
 /// The whole configuration file.
@@ -28,6 +28,13 @@ pub struct AccountConfig {
     pub url: String,
     #[serde(default = "default_auth")]
     pub auth: AuthMode,
+    /// The query parameter for `auth = "query"` when the provider has two names
+    /// (AgentMail: `api_key` or `auth_token`).
+    #[serde(default)]
+    pub auth_param: Option<String>,
+    /// The HTTP endpoint that hands out connection tokens or tickets (`auth = "token"`).
+    #[serde(default)]
+    pub token_url: Option<String>,
     /// daimon / AgentMail inboxes. Empty = everything the key can see.
     #[serde(default)]
     pub inboxes: Vec<String>,
@@ -89,6 +96,15 @@ impl AccountConfig {
     pub fn provider(&self) -> Provider {
         Provider::parse(&self.provider).expect("validated")
     }
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            url: self.url.clone(),
+            auth: self.auth,
+            query_param: self.auth_param.clone(),
+            token_url: self.token_url.clone(),
+        }
+    }
+
     pub fn subscriptions(&self) -> Subscriptions {
         Subscriptions {
             inboxes: self.inboxes.clone(),
@@ -160,6 +176,9 @@ impl Config {
             }
             if a.url.contains("key=") || a.url.contains("token=") || a.url.contains("api_key=") {
                 return Err(err("url", "must not contain a key; store keys with `tocsin key set`".into()));
+            }
+            if let Err(problem) = tocsin_providers::adapter_for(a.provider(), &a.endpoint(), &a.subscriptions()) {
+                return Err(err("auth", problem));
             }
             if a.backoff.base_ms == 0 || a.backoff.cap_ms < a.backoff.base_ms {
                 return Err(err("backoff", "base_ms must be above 0 and cap_ms at least base_ms".into()));

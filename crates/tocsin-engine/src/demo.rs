@@ -8,7 +8,7 @@ use std::time::Duration;
 use rand::Rng;
 use tocsin_emulator::{DemoConfig, Emulator, EmulatorConfig};
 use tocsin_model::Provider;
-use tocsin_providers::{AuthMode, Subscriptions};
+use tocsin_providers::{AuthMode, Endpoint, Subscriptions};
 use tocsin_secrets::Sensitive;
 use tocsin_supervisor::{Backoff, Connection, KeySource, Outgoing, DEFAULT_MAX_FRAME};
 
@@ -30,7 +30,11 @@ pub(crate) async fn start(
         ..EmulatorConfig::default()
     };
     let emulator = Emulator::bind(([127, 0, 0, 1], 0).into(), config).await?;
-    let adapter = tocsin_providers::adapter_for(Provider::Daimon, &emulator.daimon_url(), AuthMode::Bearer, &Subscriptions::default())
+    let adapter = tocsin_providers::adapter_for(
+        Provider::Daimon,
+        &Endpoint::new(&emulator.daimon_url(), AuthMode::Bearer),
+        &Subscriptions::default(),
+    )
         .expect("daimon is supported");
     let key = Sensitive::new(key);
     let key_source: KeySource = Arc::new(move || Ok(key.clone()));

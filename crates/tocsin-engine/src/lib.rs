@@ -127,8 +127,6 @@ impl Engine {
     /// Opens the history and starts one supervisor per account (or the demo profile
     /// when no account is configured or `force_demo` is set).
     pub async fn start(options: EngineOptions, notifier: Arc<dyn Notifier>) -> Result<Engine, EngineError> {
-        // TLS for wss:// (rustls without a process-wide provider otherwise panics).
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::open(&options.data_dir.join("history.db")).await?;
         let demo = options.force_demo || options.config.accounts.is_empty();
         let mut emulator = None;
@@ -256,7 +254,7 @@ async fn connection_for(
     store: &Store,
     outgoing: mpsc::Receiver<Outgoing>,
 ) -> Result<Connection, EngineError> {
-    let adapter = tocsin_providers::adapter_for(account.provider(), &account.url, account.auth, &account.subscriptions())
+    let adapter = tocsin_providers::adapter_for(account.provider(), &account.endpoint(), &account.subscriptions())
         .map_err(|reason| EngineError::Account { account: account.name.clone(), reason })?;
     let name = account.name.clone();
     let keys = KeyStore::new();

@@ -32,12 +32,17 @@ use crate::{
 pub struct Daimon {
     url: String,
     auth: AuthMode,
+    token_url: Option<String>,
     subscriptions: Subscriptions,
 }
 
 impl Daimon {
-    pub fn new(url: &str, auth: AuthMode, subscriptions: Subscriptions) -> Self {
-        Daimon { url: url.to_owned(), auth, subscriptions }
+    /// `token_url` (`POST /v1/websocket/token`) is required for [`AuthMode::Token`].
+    pub fn new(url: &str, auth: AuthMode, token_url: Option<&str>, subscriptions: Subscriptions) -> Result<Self, String> {
+        if auth == AuthMode::Token && token_url.is_none() {
+            return Err("token authentication needs token_url (e.g. https://api.daimon.email/v1/websocket/token)".into());
+        }
+        Ok(Daimon { url: url.to_owned(), auth, token_url: token_url.map(str::to_owned), subscriptions })
     }
 }
 
@@ -71,13 +76,40 @@ impl Adapter for Daimon {
         }
         let mut headers = Vec::new();
         match self.auth {
-            // daimon has no frame auth: a key always travels on the upgrade.
-            AuthMode::Bearer | AuthMode::Frame => {
+            // A connection token travels like a key (`Bearer wst_...`).
+            AuthMode::Bearer | AuthMode::Frame | AuthMode::Token => {
                 headers.push(("Authorization".to_owned(), Sensitive::new(format!("Bearer {}", key.expose()))))
             }
             AuthMode::Query => url = with_query(&url, "key", key.expose()),
         }
         ConnectPlan { log_url: tocsin_secrets::redact_url(&url), url: Sensitive::new(url), headers }
+    }
+
+    fn token_request(&self) -> Option<crate::TokenRequest> {
+        (self.auth == AuthMode::Token).then(|| crate::TokenRequest {
+            url: self.token_url.clone().unwrap_or_default(),
+            body: json!({}),
+        })
+    }
+
+    fn parse_token(&self, status: u16, body: &[u8]) -> Result<Sensitive<String>, crate::TokenError> {
+        let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let error = string_at(&v, &["error"]);
+        match status {
+            200..=299 => v
+                .get("result")
+                .and_then(|r| string_at(r, &["token"]))
+                .map(Sensitive::new)
+                .ok_or_else(|| crate::TokenError::Retry("the token endpoint answered without a token".into())),
+            401 | 403 => Err(crate::TokenError::Fatal(format!(
+                "the server rejected the API key when asked for a connection token (HTTP {status}{})",
+                error.map(|e| format!(": {e}")).unwrap_or_default()
+            ))),
+            _ => Err(crate::TokenError::Retry(format!(
+                "the token endpoint answered HTTP {status}{}",
+                error.map(|e| format!(": {e}")).unwrap_or_default()
+            ))),
+        }
     }
 
     fn on_open(&self, _resume: Option<&str>) -> Vec<String> {
@@ -368,12 +400,12 @@ mod tests {
     #[test]
     fn connect_plans_per_auth_mode() {
         let key = Sensitive::from("dm_live_k&y");
-        let bearer = Daimon::new("ws://h/v1/stream", AuthMode::Bearer, Subscriptions::default());
+        let bearer = Daimon::new("ws://h/v1/stream", AuthMode::Bearer, None, Subscriptions::default()).unwrap();
         let p = bearer.connect_plan(&key, Some("evt_1"));
         assert_eq!(p.url.expose(), "ws://h/v1/stream?last_event_id=evt_1");
         assert_eq!(p.headers[0].0, "Authorization");
         assert_eq!(p.headers[0].1.expose(), "Bearer dm_live_k&y");
-        let query = Daimon::new("ws://h/v1/stream", AuthMode::Query, Subscriptions::default());
+        let query = Daimon::new("ws://h/v1/stream", AuthMode::Query, None, Subscriptions::default()).unwrap();
         let p = query.connect_plan(&key, None);
         assert_eq!(p.url.expose(), "ws://h/v1/stream?key=dm_live_k%26y");
         assert_eq!(p.log_url, "ws://h/v1/stream?key=<redacted>");
@@ -381,14 +413,25 @@ mod tests {
     }
 
     #[test]
+    fn connection_tokens() {
+        assert!(Daimon::new("ws://h", AuthMode::Token, None, Subscriptions::default()).is_err());
+        let d = Daimon::new("ws://h/v1/stream", AuthMode::Token, Some("http://h/v1/websocket/token"), Subscriptions::default()).unwrap();
+        assert_eq!(d.token_request().unwrap().url, "http://h/v1/websocket/token");
+        let t = d.parse_token(200, br#"{"result":{"token":"wst_abc","expires_at":"2026-03-16T11:00:00Z"},"next_steps":[]}"#).unwrap();
+        assert_eq!(d.connect_plan(&t, None).headers[0].1.expose(), "Bearer wst_abc");
+        assert!(matches!(d.parse_token(401, br#"{"error":"invalid_api_key"}"#), Err(crate::TokenError::Fatal(m)) if m.contains("invalid_api_key")));
+        assert!(matches!(d.parse_token(500, b""), Err(crate::TokenError::Retry(_))));
+    }
+
+    #[test]
     fn subscribe_frames() {
         let subs = Subscriptions { inboxes: vec!["inbox_a".into()], ..Default::default() };
-        let d = Daimon::new("ws://h", AuthMode::Bearer, subs);
+        let d = Daimon::new("ws://h", AuthMode::Bearer, None, subs).unwrap();
         let frames = d.on_open(None);
         let v: Value = serde_json::from_str(&frames[0]).unwrap();
         assert_eq!(v, json!({"action":"subscribe","inbox_ids":["inbox_a"]}));
         assert!(d.expects_subscribe_ack());
-        let all = Daimon::new("ws://h", AuthMode::Bearer, Subscriptions::default());
+        let all = Daimon::new("ws://h", AuthMode::Bearer, None, Subscriptions::default()).unwrap();
         assert!(all.on_open(None).is_empty());
         let m: Value = serde_json::from_str(&encode_mark_as_read("m1", Some("i1"), "r-1")).unwrap();
         assert_eq!(m, json!({"action":"mark_as_read","message_id":"m1","inbox_id":"i1","request_id":"r-1"}));

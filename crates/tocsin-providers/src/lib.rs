@@ -34,6 +34,29 @@ pub enum AuthMode {
     Query,
     /// The key in an authentication frame sent after the socket opens (Prismer).
     Frame,
+    /// A short-lived connection token or ticket fetched over HTTP with the key
+    /// before every connect (daimon connection tokens, Chat SDK tickets).
+    Token,
+}
+
+/// Where and how an account connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The WebSocket URL.
+    pub url: String,
+    pub auth: AuthMode,
+    /// Overrides the provider's query parameter name for [`AuthMode::Query`]
+    /// (AgentMail: `api_key` or `auth_token`).
+    pub query_param: Option<String>,
+    /// The HTTP endpoint for [`AuthMode::Token`] (daimon `/v1/websocket/token`,
+    /// Chat SDK `/ws/ticket`).
+    pub token_url: Option<String>,
+}
+
+impl Endpoint {
+    pub fn new(url: &str, auth: AuthMode) -> Self {
+        Endpoint { url: url.to_owned(), auth, query_param: None, token_url: None }
+    }
 }
 
 /// What to subscribe to after the socket opens.
@@ -182,16 +205,26 @@ pub enum TokenError {
 /// Builds the adapter for `provider`, if this version speaks it.
 pub fn adapter_for(
     provider: Provider,
-    url: &str,
-    auth: AuthMode,
+    endpoint: &Endpoint,
     subscriptions: &Subscriptions,
 ) -> Result<Box<dyn Adapter>, String> {
-    match provider {
-        Provider::Daimon => Ok(Box::new(daimon::Daimon::new(url, auth, subscriptions.clone()))),
-        Provider::AgentMail => Ok(Box::new(agentmail::AgentMail::new(url, auth, None, subscriptions.clone()))),
-        Provider::Prismer => Ok(Box::new(prismer::Prismer::new(url, auth, subscriptions.clone()))),
-        Provider::Bivariant => Ok(Box::new(bivariant::Bivariant::new(url, auth, subscriptions.clone())?)),
-        Provider::Divinci => Ok(Box::new(divinci::Divinci::new(url, None)?)),
+    let (url, auth) = (endpoint.url.as_str(), endpoint.auth);
+    let unsupported = |what: &str| Err(format!("{provider} does not support {what} authentication"));
+    match (provider, auth) {
+        (Provider::Daimon, AuthMode::Frame) => unsupported("frame"),
+        (Provider::Daimon, _) => Ok(Box::new(daimon::Daimon::new(url, auth, endpoint.token_url.as_deref(), subscriptions.clone())?)),
+        (Provider::AgentMail, AuthMode::Frame | AuthMode::Token) => unsupported("frame or token"),
+        (Provider::AgentMail, _) => {
+            Ok(Box::new(agentmail::AgentMail::new(url, auth, endpoint.query_param.as_deref(), subscriptions.clone())))
+        }
+        (Provider::Prismer, AuthMode::Token | AuthMode::Bearer) => {
+            Err("Prismer accepts its JWT as ?token= (auth = \"query\") or in an authenticate frame (auth = \"frame\")".into())
+        }
+        (Provider::Prismer, _) => Ok(Box::new(prismer::Prismer::new(url, auth, subscriptions.clone()))),
+        (Provider::Bivariant, AuthMode::Frame | AuthMode::Token) => unsupported("frame or token"),
+        (Provider::Bivariant, _) => Ok(Box::new(bivariant::Bivariant::new(url, auth, subscriptions.clone())?)),
+        (Provider::Divinci, AuthMode::Token) => Ok(Box::new(divinci::Divinci::new(url, endpoint.token_url.as_deref())?)),
+        (Provider::Divinci, _) => Err("the Chat SDK socket authenticates with tickets only (auth = \"token\")".into()),
     }
 }
 

@@ -30,7 +30,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 use tocsin_model::{now_ms, Event, EventKind};
-use tocsin_providers::{Adapter, Control, Inbound, Session};
+use tocsin_providers::{Adapter, Control, Inbound, Session, TokenError, TokenRequest};
 use tocsin_secrets::Sensitive;
 
 pub use backoff::Backoff;
@@ -81,12 +81,22 @@ pub async fn run(
     status: watch::Sender<AccountStatus>,
     shutdown: CancellationToken,
 ) {
+    // TLS for wss:// and https:// (rustls has no process-wide provider by default).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = match reqwest::Client::builder().connect_timeout(conn.connect_timeout).timeout(conn.connect_timeout).build() {
+        Ok(c) => c,
+        Err(e) => {
+            let reason = format!("cannot set up HTTPS: {e}");
+            status.send_modify(|s| s.state = ConnState::Closed { reason, fatal: true });
+            return;
+        }
+    };
     let mut resume = conn.resume.clone();
     let mut attempt: u32 = 0;
     let mut down_since: Option<i64> = None;
     loop {
         set_state(&status, ConnState::Connecting);
-        let ended = attempt_once(&mut conn, &mut resume, &mut down_since, &sink, &status, &shutdown).await;
+        let ended = attempt_once(&mut conn, &http, &mut resume, &mut down_since, &sink, &status, &shutdown).await;
         let (reason, min_delay) = match ended {
             Ended::Shutdown | Ended::SinkClosed => {
                 set_state(&status, ConnState::Closed { reason: "stopped".into(), fatal: false });
@@ -139,16 +149,29 @@ fn set_state(status: &watch::Sender<AccountStatus>, state: ConnState) {
 
 async fn attempt_once(
     conn: &mut Connection,
+    http: &reqwest::Client,
     resume: &mut Option<String>,
     down_since: &mut Option<i64>,
     sink: &mpsc::Sender<Event>,
     status: &watch::Sender<AccountStatus>,
     shutdown: &CancellationToken,
 ) -> Ended {
-    let key = match (conn.key)() {
+    let mut key = match (conn.key)() {
         Ok(k) => k,
         Err(e) => return Ended::Fatal(e),
     };
+    if let Some(request) = conn.adapter.token_request() {
+        set_state(status, ConnState::Authenticating);
+        let fetched = tokio::select! {
+            _ = shutdown.cancelled() => return Ended::Shutdown,
+            r = fetch_token(http, conn.adapter.as_ref(), &request, &key) => r,
+        };
+        key = match fetched {
+            Ok(token) => token,
+            Err(TokenError::Fatal(reason)) => return Ended::Fatal(reason),
+            Err(TokenError::Retry(reason)) => return retry(reason),
+        };
+    }
     let plan = conn.adapter.connect_plan(&key, resume.as_deref());
     let mut request = match plan.url.expose().as_str().into_client_request() {
         Ok(r) => r,
@@ -294,6 +317,30 @@ async fn attempt_once(
             Err(e) => tracing::warn!(account = %conn.account, "ignored a frame that could not be decoded: {e}"),
         }
     }
+}
+
+/// Runs the adapter's ticket or token exchange.
+async fn fetch_token(
+    http: &reqwest::Client,
+    adapter: &dyn Adapter,
+    request: &TokenRequest,
+    key: &Sensitive<String>,
+) -> Result<Sensitive<String>, TokenError> {
+    let log_url = tocsin_secrets::redact_url(&request.url);
+    let response = http
+        .post(&request.url)
+        .bearer_auth(key.expose())
+        .header("content-type", "application/json")
+        .body(request.body.to_string())
+        .send()
+        .await
+        .map_err(|e| TokenError::Retry(format!("cannot reach {log_url}: {}", e.without_url())))?;
+    let status = response.status().as_u16();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| TokenError::Retry(format!("the answer from {log_url} broke off: {}", e.without_url())))?;
+    adapter.parse_token(status, &body)
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tocsin_emulator::{Emulator, EmulatorConfig};
 use tocsin_model::{Event, EventKind, Provider};
-use tocsin_providers::{AuthMode, Subscriptions};
+use tocsin_providers::{AuthMode, Endpoint, Subscriptions};
 use tocsin_secrets::Sensitive;
 use tocsin_supervisor::{AccountStatus, Backoff, ConnState, Connection, KeySource, DEFAULT_MAX_FRAME};
 
@@ -29,7 +29,7 @@ struct Running {
 
 fn start(url: &str, auth: AuthMode, key: &str, inboxes: &[&str]) -> Running {
     let subs = Subscriptions { inboxes: inboxes.iter().map(|s| s.to_string()).collect(), ..Default::default() };
-    let adapter = tocsin_providers::adapter_for(Provider::Daimon, url, auth, &subs).unwrap();
+    let adapter = tocsin_providers::adapter_for(Provider::Daimon, &Endpoint::new(url, auth), &subs).unwrap();
     let key = Sensitive::from(key);
     let key: KeySource = Arc::new(move || Ok(key.clone()));
     let conn = Connection {
