@@ -57,7 +57,7 @@ pub struct DaimonState {
 impl DaimonState {
     pub(crate) fn new(config: &EmulatorConfig, cancel: CancellationToken) -> Self {
         DaimonState {
-            keys: Mutex::new(config.daimon_keys.iter().cloned().collect()),
+            keys: Mutex::new(config.keys.iter().cloned().collect()),
             seq: AtomicU64::new(0),
             buffer: Mutex::new(VecDeque::new()),
             live: broadcast::channel(1 << 16).0,

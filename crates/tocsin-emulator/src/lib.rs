@@ -10,17 +10,29 @@
 //! document independently, so a mismatch between client and document shows up as a
 //! failing test rather than two identical mistakes.
 //!
-//! Layout: `lib.rs` (server, control API), `daimon.rs` (the daimon.email socket),
-//! `demo.rs` (the demo traffic generator).
+//! Paths: daimon.email `/v1/stream`; AgentMail `/v0` (+ REST under `/v0/inboxes`);
+//! Prismer `/ws`, `/sse` (+ REST under `/api/im`); the Chat SDK `POST /ws/ticket` and
+//! `/ws/chat/{thread}`, `/ws/workspaces/{w}/transcripts/{t}`, `/ws/notifications`;
+//! the topic platform `/v1/ws`. Control: `/_emulator/...`.
+//!
+//! Layout: `lib.rs` (server, control API), `hub.rs` (what the providers share), one
+//! module per provider, `demo.rs` (the demo traffic generator).
 
+pub mod agentmail;
+pub mod bivariant;
 pub mod daimon;
 pub mod demo;
+pub mod divinci;
+pub mod hub;
+pub mod prismer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -30,18 +42,22 @@ use tokio_util::sync::CancellationToken;
 
 pub use daimon::DaimonState;
 pub use demo::DemoConfig;
+pub use hub::Hub;
+pub use prismer::PrismerState;
 
 /// How the emulator behaves.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
-    /// API keys the daimon endpoint accepts.
-    pub daimon_keys: Vec<String>,
+    /// API keys (and Prismer JWTs) every provider endpoint accepts.
+    pub keys: Vec<String>,
     /// Generate demo traffic.
     pub demo: Option<DemoConfig>,
     /// How often the server sends WebSocket pings.
     pub ping_interval: Duration,
     /// How long published events stay available for replay.
     pub replay_window: Duration,
+    /// Prismer's authentication deadline (10 s on the real server).
+    pub auth_timeout: Duration,
     /// Prefix of generated event ids (`evt_` + sequence number). Give each run its own
     /// prefix when ids must not repeat across emulator restarts (the demo profile).
     pub event_id_prefix: String,
@@ -50,11 +66,12 @@ pub struct EmulatorConfig {
 impl Default for EmulatorConfig {
     fn default() -> Self {
         EmulatorConfig {
-            daimon_keys: Vec::new(),
+            keys: Vec::new(),
             demo: None,
             ping_interval: Duration::from_secs(30),
             replay_window: Duration::from_secs(300),
             event_id_prefix: "evt_".into(),
+            auth_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -62,12 +79,28 @@ impl Default for EmulatorConfig {
 #[derive(Clone)]
 struct AppState {
     daimon: Arc<DaimonState>,
+    agentmail: Arc<Hub>,
+    divinci: Arc<Hub>,
+    bivariant: Arc<Hub>,
+    prismer: Arc<PrismerState>,
+}
+
+impl AppState {
+    fn hub(&self, provider: &str) -> Option<&Arc<Hub>> {
+        match provider {
+            "agentmail" => Some(&self.agentmail),
+            "divinci" => Some(&self.divinci),
+            "bivariant" => Some(&self.bivariant),
+            "prismer" => Some(&self.prismer.hub),
+            _ => None,
+        }
+    }
 }
 
 /// A running emulator. Dropping it does not stop it: call [`Emulator::shutdown`].
 pub struct Emulator {
     addr: SocketAddr,
-    daimon: Arc<DaimonState>,
+    state: AppState,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -84,16 +117,48 @@ impl Emulator {
         let addr = listener.local_addr()?;
         let cancel = CancellationToken::new();
         let daimon = Arc::new(DaimonState::new(&config, cancel.clone()));
-        let state = AppState { daimon: daimon.clone() };
+        let state = AppState {
+            daimon: daimon.clone(),
+            agentmail: Hub::new(&config.keys),
+            divinci: Hub::new(&config.keys),
+            bivariant: Hub::new(&config.keys),
+            prismer: PrismerState::new(Hub::new(&config.keys), config.auth_timeout, config.ping_interval),
+        };
+        let agentmail_state = agentmail::AgentMailState { hub: state.agentmail.clone(), ping_interval: config.ping_interval };
+        let bivariant_state = bivariant::BivariantState { hub: state.bivariant.clone(), ping_interval: config.ping_interval };
+        let divinci_state = divinci::DivinciState::new(state.divinci.clone());
         let app = Router::new()
             .route("/v1/stream", get(daimon::upgrade))
             .with_state(daimon.clone())
             .merge(
                 Router::new()
+                    .route("/v0", get(agentmail::upgrade))
+                    .route("/v0/inboxes/{inbox}/messages/{message}", axum::routing::patch(agentmail::patch_message))
+                    .with_state(agentmail_state),
+            )
+            .merge(Router::new().route("/v1/ws", get(bivariant::upgrade)).with_state(bivariant_state))
+            .merge(
+                Router::new()
+                    .route("/ws/ticket", post(divinci::ticket))
+                    .route("/ws/{*path}", get(divinci::upgrade))
+                    .with_state(divinci_state),
+            )
+            .merge(
+                Router::new()
+                    .route("/ws", get(prismer::upgrade))
+                    .route("/sse", get(prismer::sse))
+                    .route("/api/im/conversations/{id}/read", post(prismer::mark_read))
+                    .with_state(state.prismer.clone()),
+            )
+            .merge(
+                Router::new()
                     .route("/_emulator/stats", get(stats))
                     .route("/_emulator/daimon/publish", post(publish_daimon))
                     .route("/_emulator/daimon/drop", post(drop_daimon))
-                    .with_state(state),
+                    .route("/_emulator/{provider}/publish", post(publish))
+                    .route("/_emulator/{provider}/raw", post(publish_raw))
+                    .route("/_emulator/{provider}/drop", post(drop_provider))
+                    .with_state(state.clone()),
             );
         let mut tasks = Vec::new();
         let shutdown = cancel.clone();
@@ -107,7 +172,7 @@ impl Emulator {
             tasks.push(tokio::spawn(demo::run(daimon.clone(), demo, cancel.clone())));
         }
         tracing::info!(%addr, "emulator listening");
-        Ok(Emulator { addr, daimon, cancel, tasks })
+        Ok(Emulator { addr, state, cancel, tasks })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -121,7 +186,48 @@ impl Emulator {
 
     /// The daimon endpoint's state: publish events, inspect connections and commands.
     pub fn daimon(&self) -> &Arc<DaimonState> {
-        &self.daimon
+        &self.state.daimon
+    }
+
+    /// `ws://127.0.0.1:PORT/v0`.
+    pub fn agentmail_url(&self) -> String {
+        format!("ws://{}/v0", self.addr)
+    }
+
+    pub fn agentmail(&self) -> &Arc<Hub> {
+        &self.state.agentmail
+    }
+
+    /// `ws://127.0.0.1:PORT/ws`.
+    pub fn prismer_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    pub fn prismer(&self) -> &Arc<PrismerState> {
+        &self.state.prismer
+    }
+
+    /// `ws://127.0.0.1:PORT/ws/chat/{thread}`.
+    pub fn divinci_chat_url(&self, thread: &str) -> String {
+        format!("ws://{}/ws/chat/{thread}", self.addr)
+    }
+
+    pub fn divinci(&self) -> &Arc<Hub> {
+        &self.state.divinci
+    }
+
+    /// `ws://127.0.0.1:PORT/v1/ws`.
+    pub fn bivariant_url(&self) -> String {
+        format!("ws://{}/v1/ws", self.addr)
+    }
+
+    pub fn bivariant(&self) -> &Arc<Hub> {
+        &self.state.bivariant
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn http_base(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// Stops serving and closes every connection.
@@ -134,7 +240,38 @@ impl Emulator {
 }
 
 async fn stats(State(s): State<AppState>) -> Json<Value> {
-    Json(json!({"daimon": s.daimon.stats()}))
+    Json(json!({"daimon": s.daimon.stats(), "agentmail": s.agentmail.stats(), "prismer": s.prismer.hub.stats(),
+                "divinci": s.divinci.stats(), "bivariant": s.bivariant.stats()}))
+}
+
+async fn publish(State(s): State<AppState>, Path(provider): Path<String>, Json(frame): Json<Value>) -> Response {
+    match s.hub(&provider) {
+        Some(h) => {
+            h.publish(frame);
+            Json(json!({"published": true})).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, Json(json!({"error": format!("unknown provider {provider}")}))).into_response(),
+    }
+}
+
+async fn publish_raw(State(s): State<AppState>, Path(provider): Path<String>, body: String) -> Response {
+    match s.hub(&provider) {
+        Some(h) => {
+            h.publish_raw(&body);
+            Json(json!({"published": true})).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, Json(json!({"error": format!("unknown provider {provider}")}))).into_response(),
+    }
+}
+
+async fn drop_provider(State(s): State<AppState>, Path(provider): Path<String>) -> Response {
+    match s.hub(&provider) {
+        Some(h) => {
+            h.drop_connections();
+            Json(json!({"dropped": true})).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, Json(json!({"error": format!("unknown provider {provider}")}))).into_response(),
+    }
 }
 
 async fn publish_daimon(State(s): State<AppState>, Json(frame): Json<Value>) -> Json<Value> {

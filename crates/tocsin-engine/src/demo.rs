@@ -23,7 +23,7 @@ pub(crate) async fn start(
     let key = format!("dm_free_demo_{:016x}", rng.random::<u64>());
     let run_id: u32 = rng.random();
     let config = EmulatorConfig {
-        daimon_keys: vec![key.clone()],
+        keys: vec![key.clone()],
         demo: Some(DemoConfig { interval, seed: rng.random(), limit: None }),
         // Ids must not repeat across runs: the history dedupes on them.
         event_id_prefix: format!("evt_demo{run_id:08x}_"),

@@ -29,7 +29,7 @@ impl Notifier for NoServer {
 async fn setup(account: &str) -> (Emulator, EngineOptions, tempfile::TempDir) {
     let key = format!("dm_live_{account}_key");
     std::env::set_var(tocsin_secrets::env_var_name(account), &key);
-    let emu = Emulator::bind(([127, 0, 0, 1], 0).into(), EmulatorConfig { daimon_keys: vec![key], ..Default::default() })
+    let emu = Emulator::bind(([127, 0, 0, 1], 0).into(), EmulatorConfig { keys: vec![key], ..Default::default() })
         .await
         .unwrap();
     let config = Config::parse(

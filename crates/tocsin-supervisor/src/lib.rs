@@ -311,6 +311,7 @@ async fn attempt_once(
                 }
                 Control::ServerError { code, message, .. } => {
                     tracing::warn!(account = %conn.account, code = ?code, "server error: {message}");
+                    status.send_modify(|s| s.last_error = Some(format!("the server reported: {message}")));
                 }
                 Control::Connected | Control::Pong | Control::CommandResult { .. } => {}
             },

@@ -16,7 +16,7 @@ use tocsin_supervisor::{AccountStatus, Backoff, ConnState, Connection, KeySource
 const KEY: &str = "dm_live_test_key";
 
 async fn emulator() -> Emulator {
-    let config = EmulatorConfig { daimon_keys: vec![KEY.into()], ..EmulatorConfig::default() };
+    let config = EmulatorConfig { keys: vec![KEY.into()], ..EmulatorConfig::default() };
     Emulator::bind(([127, 0, 0, 1], 0).into(), config).await.unwrap()
 }
 

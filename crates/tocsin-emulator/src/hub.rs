@@ -1,0 +1,141 @@
+//! What every emulated provider shares: accepted keys, the live stream of
+//! published frames, connection counters, the log of client frames, and the
+//! failure scenarios tests and demos script.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+
+/// A frame on the live stream.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A JSON frame for matching subscribers.
+    Frame(Arc<Value>),
+    /// Raw text sent as is to every connection (malformed, oversized, unknown frames).
+    Raw(Arc<str>),
+}
+
+/// Shared state of one emulated provider.
+pub struct Hub {
+    keys: Mutex<HashSet<String>>,
+    live: broadcast::Sender<Outbound>,
+    kick: broadcast::Sender<()>,
+    connections: AtomicUsize,
+    total_connections: AtomicU64,
+    rejected_auth: AtomicU64,
+    published: AtomicU64,
+    commands: Mutex<Vec<Value>>,
+    /// Half-open: stop reading client frames and answering pings, send nothing.
+    silent: AtomicBool,
+}
+
+impl Hub {
+    pub fn new(keys: &[String]) -> Arc<Hub> {
+        Arc::new(Hub {
+            keys: Mutex::new(keys.iter().cloned().collect()),
+            live: broadcast::channel(1 << 16).0,
+            kick: broadcast::channel(4).0,
+            connections: AtomicUsize::new(0),
+            total_connections: AtomicU64::new(0),
+            rejected_auth: AtomicU64::new(0),
+            published: AtomicU64::new(0),
+            commands: Mutex::new(Vec::new()),
+            silent: AtomicBool::new(false),
+        })
+    }
+
+    pub fn add_key(&self, key: &str) {
+        self.keys.lock().unwrap().insert(key.to_owned());
+    }
+
+    pub fn accepts(&self, key: Option<&str>) -> bool {
+        let ok = key.is_some_and(|k| self.keys.lock().unwrap().contains(k));
+        if !ok {
+            self.rejected_auth.fetch_add(1, Ordering::SeqCst);
+        }
+        ok
+    }
+
+    /// Sends `frame` to every connection whose subscription matches it.
+    pub fn publish(&self, frame: Value) {
+        self.published.fetch_add(1, Ordering::SeqCst);
+        let _ = self.live.send(Outbound::Frame(Arc::new(frame)));
+    }
+
+    /// Sends `text` verbatim to every connection (for malformed or oversized frames).
+    pub fn publish_raw(&self, text: &str) {
+        let _ = self.live.send(Outbound::Raw(Arc::from(text)));
+    }
+
+    pub fn subscribe(&self) -> (broadcast::Receiver<Outbound>, broadcast::Receiver<()>) {
+        (self.live.subscribe(), self.kick.subscribe())
+    }
+
+    /// Closes every connection abruptly (no close frame).
+    pub fn drop_connections(&self) {
+        let _ = self.kick.send(());
+    }
+
+    /// Half-open connections: stop reading, stop answering pings, send nothing.
+    pub fn set_silent(&self, silent: bool) {
+        self.silent.store(silent, Ordering::SeqCst);
+    }
+
+    pub fn silent(&self) -> bool {
+        self.silent.load(Ordering::SeqCst)
+    }
+
+    pub fn record(&self, frame: Value) {
+        self.commands.lock().unwrap().push(frame);
+    }
+
+    pub fn commands(&self) -> Vec<Value> {
+        self.commands.lock().unwrap().clone()
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    pub fn total_connections(&self) -> u64 {
+        self.total_connections.load(Ordering::SeqCst)
+    }
+
+    /// Counts a connection for as long as the guard lives.
+    pub fn connection(self: &Arc<Self>) -> ConnectionGuard {
+        self.connections.fetch_add(1, Ordering::SeqCst);
+        self.total_connections.fetch_add(1, Ordering::SeqCst);
+        ConnectionGuard(self.clone())
+    }
+
+    pub fn stats(&self) -> Value {
+        json!({
+            "connections": self.connections(),
+            "total_connections": self.total_connections(),
+            "rejected_auth": self.rejected_auth.load(Ordering::SeqCst),
+            "published": self.published.load(Ordering::SeqCst),
+            "commands": self.commands.lock().unwrap().len(),
+        })
+    }
+}
+
+/// Decrements the connection count on drop.
+pub struct ConnectionGuard(Arc<Hub>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+}

@@ -1,0 +1,332 @@
+//! Every provider's adapter through the supervisor against the emulator, over real
+//! loopback sockets: auth modes succeeding and failing, subscriptions, decoding,
+//! acks and redelivery, tickets, topics, bad frames, and silent connections.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tocsin_emulator::{Emulator, EmulatorConfig};
+use tocsin_model::{Event, EventKind, Provider};
+use tocsin_providers::{AuthMode, Endpoint, Subscriptions};
+use tocsin_secrets::Sensitive;
+use tocsin_supervisor::{AccountStatus, Backoff, ConnState, Connection, KeySource, Outgoing, DEFAULT_MAX_FRAME};
+
+const KEY: &str = "key_loopback_1";
+
+async fn emulator() -> Emulator {
+    let config = EmulatorConfig { keys: vec![KEY.into()], auth_timeout: Duration::from_secs(2), ..EmulatorConfig::default() };
+    Emulator::bind(([127, 0, 0, 1], 0).into(), config).await.unwrap()
+}
+
+struct Running {
+    events: mpsc::Receiver<Event>,
+    status: watch::Receiver<AccountStatus>,
+    acks: mpsc::Sender<Outgoing>,
+    cancel: CancellationToken,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+fn start(provider: Provider, endpoint: Endpoint, key: &str, subs: Subscriptions) -> Running {
+    let adapter = tocsin_providers::adapter_for(provider, &endpoint, &subs).unwrap();
+    let key = Sensitive::from(key);
+    let key: KeySource = Arc::new(move || Ok(key.clone()));
+    let (acks, outgoing) = mpsc::channel(1024);
+    let conn = Connection {
+        account: "acct".into(),
+        adapter: Arc::from(adapter),
+        key,
+        backoff: Backoff { base: Duration::from_millis(20), cap: Duration::from_millis(100), ..Backoff::default() },
+        max_frame_bytes: DEFAULT_MAX_FRAME,
+        connect_timeout: Duration::from_secs(5),
+        resume: None,
+        outgoing,
+    };
+    let (tx, events) = mpsc::channel(4096);
+    let (status_tx, status) = watch::channel(AccountStatus::new("acct", provider));
+    let cancel = CancellationToken::new();
+    tokio::spawn(tocsin_supervisor::run(conn, tx, status_tx, cancel.clone()));
+    Running { events, status, acks, cancel }
+}
+
+async fn wait_state(r: &mut Running, pred: impl Fn(&ConnState) -> bool) -> ConnState {
+    let fut = async {
+        loop {
+            let s = r.status.borrow_and_update().state.clone();
+            if pred(&s) {
+                return s;
+            }
+            r.status.changed().await.unwrap();
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(10), fut).await {
+        Ok(s) => s,
+        Err(_) => panic!("state not reached; now {:?}", r.status.borrow()),
+    }
+}
+
+async fn subscribed(r: &mut Running) {
+    wait_state(r, |s| *s == ConnState::Subscribed).await;
+}
+
+async fn fatal(r: &mut Running) -> String {
+    match wait_state(r, |s| matches!(s, ConnState::Closed { .. })).await {
+        ConnState::Closed { reason, fatal: true } => reason,
+        other => panic!("expected a fatal close, got {other:?}"),
+    }
+}
+
+async fn next(r: &mut Running) -> Event {
+    tokio::time::timeout(Duration::from_secs(10), r.events.recv()).await.expect("no event in 10 s").expect("open")
+}
+
+// ---------------------------------------------------------------- AgentMail
+
+#[tokio::test]
+async fn agentmail_auth_modes_subscribe_and_receive() {
+    let emu = emulator().await;
+    let modes = [
+        (AuthMode::Bearer, None),
+        (AuthMode::Query, None),
+        (AuthMode::Query, Some("auth_token".to_owned())),
+    ];
+    for (auth, query_param) in modes {
+        let endpoint = Endpoint { query_param, ..Endpoint::new(&emu.agentmail_url(), auth) };
+        let subs = Subscriptions { inboxes: vec!["agent@agentmail.to".into()], ..Default::default() };
+        let mut r = start(Provider::AgentMail, endpoint, KEY, subs);
+        subscribed(&mut r).await;
+        emu.agentmail().publish(tocsin_emulator::agentmail::message_received("evt_other", "other@agentmail.to", "x", "not mine", "", &[]));
+        emu.agentmail().publish(tocsin_emulator::agentmail::message_received("evt_1", "agent@agentmail.to", "Jane <j@x.io>", "Hello", "Hi there", &["received"]));
+        let e = next(&mut r).await;
+        assert_eq!(e.dedupe_key, "agentmail:evt_1");
+        assert_eq!(e.kind, EventKind::MessageReceived);
+        assert_eq!(e.subject.as_deref(), Some("Hello"));
+    }
+    let subscribes: Vec<_> = emu.agentmail().commands().into_iter().filter(|c| c["type"] == "subscribe").collect();
+    assert_eq!(subscribes[0], json!({"type":"subscribe","inbox_ids":["agent@agentmail.to"]}));
+}
+
+#[tokio::test]
+async fn agentmail_bad_key_is_fatal() {
+    let emu = emulator().await;
+    let mut r = start(Provider::AgentMail, Endpoint::new(&emu.agentmail_url(), AuthMode::Bearer), "wrong", Subscriptions::default());
+    let reason = fatal(&mut r).await;
+    assert!(reason.contains("HTTP 401"), "{reason}");
+}
+
+#[tokio::test]
+async fn agentmail_resubscribes_after_the_server_drops_it() {
+    let emu = emulator().await;
+    let mut r = start(Provider::AgentMail, Endpoint::new(&emu.agentmail_url(), AuthMode::Bearer), KEY, Subscriptions::default());
+    subscribed(&mut r).await;
+    emu.agentmail().drop_connections();
+    wait_state(&mut r, |s| matches!(s, ConnState::Reconnecting { .. })).await;
+    subscribed(&mut r).await;
+    let n = emu.agentmail().commands().iter().filter(|c| c["type"] == "subscribe").count();
+    assert_eq!(n, 2);
+    emu.agentmail().publish(tocsin_emulator::agentmail::message_received("evt_9", "a@agentmail.to", "x", "after", "", &[]));
+    assert_eq!(next(&mut r).await.subject.as_deref(), Some("after"));
+}
+
+// ---------------------------------------------------------------- Prismer
+
+#[tokio::test]
+async fn prismer_query_and_frame_auth() {
+    let emu = emulator().await;
+    for auth in [AuthMode::Query, AuthMode::Frame] {
+        let mut r = start(Provider::Prismer, Endpoint::new(&emu.prismer_url(), auth), KEY, Subscriptions::default());
+        subscribed(&mut r).await;
+        emu.prismer().hub.publish(tocsin_emulator::prismer::message_new(&format!("msg_{auth:?}"), "conv_1", "usr_other", "hello"));
+        let e = next(&mut r).await;
+        assert_eq!(e.kind, EventKind::MessageReceived);
+        assert!(e.ack.is_some(), "tracked events carry an ackId");
+    }
+}
+
+#[tokio::test]
+async fn prismer_bad_token_fails_at_once_either_way() {
+    let emu = emulator().await;
+    for auth in [AuthMode::Query, AuthMode::Frame] {
+        let mut r = start(Provider::Prismer, Endpoint::new(&emu.prismer_url(), auth), "bad.jwt", Subscriptions::default());
+        let started = std::time::Instant::now();
+        let reason = fatal(&mut r).await;
+        assert!(reason.contains("Invalid token"), "{reason}");
+        assert!(started.elapsed() < Duration::from_secs(2), "no waiting for the server's 10 s deadline");
+    }
+}
+
+#[tokio::test]
+async fn prismer_acked_events_are_not_redelivered_and_unacked_ones_are() {
+    let emu = emulator().await;
+    let mut r = start(Provider::Prismer, Endpoint::new(&emu.prismer_url(), AuthMode::Query), KEY, Subscriptions::default());
+    subscribed(&mut r).await;
+    emu.prismer().hub.publish(tocsin_emulator::prismer::message_new("m1", "c", "usr_x", "acked"));
+    emu.prismer().hub.publish(tocsin_emulator::prismer::message_new("m2", "c", "usr_x", "not acked"));
+    let first = next(&mut r).await;
+    let _second = next(&mut r).await;
+    r.acks.send(Outgoing::Ack(first.ack.clone().unwrap())).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    emu.prismer().hub.drop_connections();
+    let again = next(&mut r).await;
+    assert_eq!(again.dedupe_key, "prismer:message.new:m2", "only the unacknowledged event comes back");
+    assert!(again.replayed, "isRetry marks the redelivery");
+    let acks = emu.prismer().hub.commands().iter().filter(|c| c["type"] == "ack").count();
+    assert_eq!(acks, 1);
+}
+
+#[tokio::test]
+async fn prismer_eviction_by_a_newer_client_is_fatal() {
+    let emu = emulator().await;
+    let mut first = start(Provider::Prismer, Endpoint::new(&emu.prismer_url(), AuthMode::Query), KEY, Subscriptions::default());
+    subscribed(&mut first).await;
+    let mut others = Vec::new();
+    for _ in 0..5 {
+        let mut o = start(Provider::Prismer, Endpoint::new(&emu.prismer_url(), AuthMode::Query), KEY, Subscriptions::default());
+        subscribed(&mut o).await;
+        others.push(o);
+    }
+    let reason = fatal(&mut first).await;
+    assert!(reason.contains("replaced this connection"), "{reason}");
+}
+
+#[tokio::test]
+async fn prismer_app_pings_are_answered() {
+    let emu = emulator().await;
+    let mut r = start(Provider::Prismer, Endpoint::new(&emu.prismer_url(), AuthMode::Query), KEY, Subscriptions::default());
+    subscribed(&mut r).await;
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(26)).await;
+    tokio::time::resume();
+    tocsin_e2e_wait(|| emu.prismer().hub.commands().iter().any(|c| c["type"] == "ping")).await;
+    let ping = emu.prismer().hub.commands().into_iter().find(|c| c["type"] == "ping").unwrap();
+    assert_eq!(ping["requestId"], "hb-1");
+    assert_eq!(ping["payload"]["requestId"], "hb-1");
+    assert_eq!(r.status.borrow().state, ConnState::Subscribed);
+}
+
+async fn tocsin_e2e_wait(mut f: impl FnMut() -> bool) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !f() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("condition not met in 10 s");
+}
+
+// ---------------------------------------------------------------- Chat SDK (tickets)
+
+#[tokio::test]
+async fn divinci_fetches_a_fresh_ticket_for_every_connect() {
+    let emu = emulator().await;
+    let url = emu.divinci_chat_url("thr_123");
+    let mut r = start(Provider::Divinci, Endpoint::new(&url, AuthMode::Token), KEY, Subscriptions::default());
+    subscribed(&mut r).await;
+    emu.divinci().publish(tocsin_emulator::divinci::message_created("m_other", "thr_999", "other thread"));
+    emu.divinci().publish(tocsin_emulator::divinci::message_created("m_1", "thr_123", "Hello!"));
+    let e = next(&mut r).await;
+    assert_eq!(e.dedupe_key, "divinci:message.created:m_1");
+    assert_eq!(e.text.as_deref(), Some("Hello!"));
+    emu.divinci().drop_connections();
+    wait_state(&mut r, |s| matches!(s, ConnState::Reconnecting { .. })).await;
+    subscribed(&mut r).await;
+    let tickets: Vec<_> = emu.divinci().commands().into_iter().filter(|c| c["rest"] == "POST /ws/ticket").collect();
+    assert_eq!(tickets.len(), 2, "single-use tickets: one per connect");
+    assert_eq!(tickets[0]["body"], json!({"type":"chat","threadId":"thr_123"}));
+}
+
+#[tokio::test]
+async fn divinci_bad_key_fails_at_the_ticket_endpoint() {
+    let emu = emulator().await;
+    let mut r = start(Provider::Divinci, Endpoint::new(&emu.divinci_chat_url("t"), AuthMode::Token), "wrong", Subscriptions::default());
+    let reason = fatal(&mut r).await;
+    assert!(reason.contains("ticket endpoint rejected the API key (HTTP 401: Invalid API key)"), "{reason}");
+}
+
+// ---------------------------------------------------------------- Topic platform
+
+#[tokio::test]
+async fn bivariant_topics_with_wildcards() {
+    let emu = emulator().await;
+    let subs = Subscriptions {
+        topics: vec![
+            "events.org_123.conversations.conversation.message_posted.*".into(),
+            "events.org_123.>".into(),
+        ],
+        ..Default::default()
+    };
+    for auth in [AuthMode::Bearer, AuthMode::Query] {
+        let mut r = start(Provider::Bivariant, Endpoint::new(&emu.bivariant_url(), auth), KEY, subs.clone());
+        subscribed(&mut r).await;
+        let id = format!("evt_{auth:?}");
+        emu.bivariant().publish(tocsin_emulator::bivariant::message_posted(&id, "conv_456", "Hi"));
+        let e = next(&mut r).await;
+        assert_eq!(e.dedupe_key, format!("bivariant:{id}"));
+        assert_eq!(
+            e.raw["subscription"], "events.org_123.conversations.conversation.message_posted.*",
+            "delivered once, naming the first matching pattern"
+        );
+        assert!(tokio::time::timeout(Duration::from_millis(200), r.events.recv()).await.is_err(), "not twice");
+    }
+}
+
+#[tokio::test]
+async fn bivariant_refused_topic_is_shown_and_bad_key_is_fatal() {
+    let emu = emulator().await;
+    let subs = Subscriptions { topics: vec!["events.org_999.conversations.conversation.message_posted.*".into()], ..Default::default() };
+    let mut r = start(Provider::Bivariant, Endpoint::new(&emu.bivariant_url(), AuthMode::Bearer), KEY, subs.clone());
+    tocsin_e2e_wait(|| r.status.borrow().last_error.is_some()).await;
+    let err = r.status.borrow().last_error.clone().unwrap();
+    assert!(err.contains("topic outside org"), "{err}");
+    let mut bad = start(Provider::Bivariant, Endpoint::new(&emu.bivariant_url(), AuthMode::Bearer), "nope", subs);
+    assert!(fatal(&mut bad).await.contains("HTTP 401"));
+}
+
+// ---------------------------------------------------------------- bad input and silence
+
+#[tokio::test]
+async fn malformed_unknown_and_oversized_frames_do_not_break_the_account() {
+    let emu = emulator().await;
+    let subs = Subscriptions { topics: vec!["events.org_123.>".into()], ..Default::default() };
+    let mut r = start(Provider::Bivariant, Endpoint::new(&emu.bivariant_url(), AuthMode::Bearer), KEY, subs);
+    subscribed(&mut r).await;
+    emu.bivariant().publish_raw("this is not json");
+    emu.bivariant().publish_raw("{\"type\":\"from.the.future\"}");
+    emu.bivariant().publish_raw("\u{0}\u{1}binaryish");
+    emu.bivariant().publish(tocsin_emulator::bivariant::message_posted("after_junk", "c1", "still fine"));
+    assert_eq!(next(&mut r).await.dedupe_key, "bivariant:after_junk");
+    // 2 MiB: over the 1 MiB limit. The connection is refused and re-established.
+    emu.bivariant().publish_raw(&format!("{{\"type\":\"event\",\"pad\":\"{}\"}}", "x".repeat(2 << 20)));
+    wait_state(&mut r, |s| matches!(s, ConnState::Reconnecting { .. })).await;
+    assert!(r.status.borrow().last_error.as_deref().unwrap_or("").contains("over the 1024 KiB limit"));
+    subscribed(&mut r).await;
+    emu.bivariant().publish(tocsin_emulator::bivariant::message_posted("after_big", "c1", "fine again"));
+    assert_eq!(next(&mut r).await.dedupe_key, "bivariant:after_big");
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_declared_dead_and_replaced() {
+    let emu = emulator().await;
+    let mut r = start(Provider::Prismer, Endpoint::new(&emu.prismer_url(), AuthMode::Query), KEY, Subscriptions::default());
+    subscribed(&mut r).await;
+    emu.prismer().hub.set_silent(true);
+    let before = emu.prismer().hub.total_connections();
+    tokio::time::pause();
+    // No pong and no frame for 35 s: dead.
+    tokio::time::advance(Duration::from_secs(40)).await;
+    tokio::time::resume();
+    wait_state(&mut r, |s| matches!(s, ConnState::Reconnecting { .. })).await;
+    let err = r.status.borrow().last_error.clone().unwrap();
+    assert!(err.contains("presumed dead"), "{err}");
+    emu.prismer().hub.set_silent(false);
+    emu.prismer().hub.drop_connections();
+    subscribed(&mut r).await;
+    assert!(emu.prismer().hub.total_connections() > before);
+}
