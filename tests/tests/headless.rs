@@ -18,7 +18,7 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let config = EmulatorConfig { daimon_keys: vec![KEY.into()], ..EmulatorConfig::default() };
+    let config = EmulatorConfig { keys: vec![KEY.into()], ..EmulatorConfig::default() };
     let emu = Emulator::bind(([127, 0, 0, 1], 0).into(), config).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("config")).unwrap();
