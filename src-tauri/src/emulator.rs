@@ -9,7 +9,7 @@ use crate::cli::EmulatorArgs;
 pub fn run(args: &EmulatorArgs) -> anyhow::Result<()> {
     let keys = if args.keys.is_empty() { vec!["dm_live_emulator".to_owned()] } else { args.keys.clone() };
     let config = EmulatorConfig {
-        keys: keys,
+        keys,
         demo: args.demo_traffic.then(|| DemoConfig {
             interval: Duration::from_millis(args.interval_ms.max(1)),
             ..DemoConfig::default()

@@ -1,55 +1,125 @@
-//! The real `tocsin` binary as a child process, with its output in a log file that
-//! is printed when a test fails.
+//! The real `tocsin` binary as a child process.
+//!
+//! [`binary`] finds it (`TOCSIN_BIN`, else `<workspace>/target/debug/tocsin`, or under
+//! `CARGO_TARGET_DIR`); it is never built from here: run `cargo build --workspace`
+//! first (scripts/test.sh does). [`AppProcess`] captures stdout and stderr into a log
+//! file in a temporary directory, prints the log's path when spawned, and when the
+//! test panics prints the log's tail and copies it to [`crate::artifacts_dir`]. It
+//! sends real signals (`SIGTERM`, `SIGINT`) and is killed on drop.
+//!
+//! GUI tests call [`require_display`] first: outside the CI wrapper (no `DISPLAY`)
+//! they fail with a message that says to run them under `scripts/test.sh`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
+pub use nix::sys::signal::Signal;
+
 /// The built binary: `TOCSIN_BIN`, else `target/debug/tocsin` in the workspace.
+/// Panics with a clear message if it is missing.
 pub fn binary() -> PathBuf {
     if let Some(p) = std::env::var_os("TOCSIN_BIN") {
-        return PathBuf::from(p);
+        let p = PathBuf::from(p);
+        assert!(p.exists(), "TOCSIN_BIN={} does not exist", p.display());
+        return p;
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { crate::workspace_dir().join(t) })
         .unwrap_or_else(|| crate::workspace_dir().join("target"));
     let p = target.join("debug").join("tocsin");
-    assert!(p.exists(), "{} is missing: run `cargo build --workspace` first (scripts/test.sh does)", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace` first (scripts/test.sh does), or set TOCSIN_BIN",
+        p.display()
+    );
     p
 }
 
-/// Runs `tocsin ARGS` to completion and returns (status, stdout, stderr).
+/// Whether an X display is available (`DISPLAY` set and non-empty).
+pub fn display_available() -> bool {
+    std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty())
+}
+
+/// Panics with a clear message unless an X display is available. GUI tests must
+/// not pass silently outside the wrapper that provides Xvfb.
+pub fn require_display() {
+    assert!(
+        display_available(),
+        "this test needs an X display (it opens the real app window or tray): run it under scripts/test.sh, \
+         which wraps the tests in Xvfb, a private session bus and a keyring"
+    );
+}
+
+/// Runs `tocsin ARGS` to completion (stdin closed) and returns (status, stdout, stderr).
 pub fn run(args: &[&str], envs: &[(&str, &str)]) -> (ExitStatus, String, String) {
-    let out = Command::new(binary()).args(args).envs(envs.iter().copied()).output().expect("run tocsin");
+    let out = Command::new(binary())
+        .args(args)
+        .envs(envs.iter().copied())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tocsin");
     (out.status, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-/// A running `tocsin` process. Killed on drop; its log is printed if the test panicked.
+/// A signal for [`AppProcess::signal`]: a [`Signal`], or a name such as `"TERM"`,
+/// `"SIGINT"`, `"KILL"`.
+pub trait IntoSignal {
+    fn into_signal(self) -> Signal;
+}
+
+impl IntoSignal for Signal {
+    fn into_signal(self) -> Signal {
+        self
+    }
+}
+
+impl IntoSignal for &str {
+    fn into_signal(self) -> Signal {
+        let upper = self.to_ascii_uppercase();
+        let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+        full.parse().unwrap_or_else(|_| panic!("unknown signal {self:?}"))
+    }
+}
+
+/// A running `tocsin` process. Killed (SIGKILL) on drop; when the test panicked its
+/// log's tail is printed and the whole log is copied to the artifacts directory.
 pub struct AppProcess {
     child: Option<Child>,
     log: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    status: Option<ExitStatus>,
 }
 
 impl AppProcess {
+    /// Spawns `tocsin ARGS` with extra environment `envs` (added to this process's
+    /// environment; pass `("DISPLAY", "")` and the like to blank a variable).
     pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> AppProcess {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Self::spawn_binary(&binary(), args, envs)
+    }
+
+    /// Like [`AppProcess::spawn`] with an explicit binary (used by the harness self-test).
+    pub fn spawn_binary(bin: &Path, args: &[&str], envs: &[(&str, &str)]) -> AppProcess {
+        let dir = tempfile::Builder::new().prefix("tocsin-app-").tempdir().expect("tempdir");
         let log = dir.path().join("tocsin.log");
         let file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(binary())
+        let child = Command::new(bin)
             .args(args)
             .envs(envs.iter().copied())
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("dup"))
+            .stdout(file.try_clone().expect("dup the log file"))
             .stderr(file)
             .spawn()
-            .expect("spawn tocsin");
-        AppProcess { child: Some(child), log, _dir: dir }
+            .unwrap_or_else(|e| panic!("cannot spawn {}: {e}", bin.display()));
+        eprintln!("spawned {} {} (pid {}), log: {}", bin.display(), args.join(" "), child.id(), log.display());
+        AppProcess { child: Some(child), log, dir, status: None }
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
+        self.child.as_ref().expect("spawned").id()
     }
 
     /// Everything the process wrote so far (ANSI colours stripped).
@@ -57,49 +127,112 @@ impl AppProcess {
         strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
     }
 
+    /// The last `lines` lines of the log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = self.log();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
     pub fn log_path(&self) -> &Path {
         &self.log
     }
 
-    /// Sends a signal by name (`TERM`, `INT`, `KILL`).
-    pub fn signal(&self, name: &str) {
-        let status = Command::new("kill").arg(format!("-{name}")).arg(self.pid().to_string()).status().expect("kill");
-        assert!(status.success(), "kill -{name} failed");
+    /// A scratch directory that lives as long as the process (for config/data dirs).
+    pub fn scratch_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Waits until the log contains `needle` and returns the whole log.
+    pub async fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            if !self.running() {
+                panic!("tocsin exited ({:?}) before logging {needle:?}; log:\n{log}", self.status);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!("tocsin did not log {needle:?} within {timeout:?}; log:\n{log}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends a signal: `app.signal(Signal::SIGTERM)` or `app.signal("TERM")`.
+    pub fn signal(&self, sig: impl IntoSignal) {
+        let sig = sig.into_signal();
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.pid()).expect("pid fits in i32"));
+        nix::sys::signal::kill(pid, sig).unwrap_or_else(|e| panic!("kill -{sig} {pid}: {e}"));
     }
 
     /// Whether the process is still running.
     pub fn running(&mut self) -> bool {
-        matches!(self.child.as_mut().expect("spawned").try_wait(), Ok(None))
+        self.try_status().is_none()
     }
 
-    /// Waits for the process to exit.
+    fn try_status(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            if let Some(child) = self.child.as_mut() {
+                self.status = child.try_wait().expect("try_wait");
+            }
+        }
+        self.status
+    }
+
+    /// Waits for the process to exit; panics (with the log) after `timeout`.
     pub async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if let Some(status) = self.child.as_mut().expect("spawned").try_wait().expect("wait") {
+            if let Some(status) = self.try_status() {
                 return status;
             }
             if tokio::time::Instant::now() >= deadline {
-                panic!("tocsin did not exit within {timeout:?}; log:\n{}", self.log());
+                panic!("tocsin did not exit within {timeout:?}; log tail:\n{}", self.log_tail(80));
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+
+    /// Sends `sig` and waits for the exit.
+    pub async fn stop(&mut self, sig: impl IntoSignal, timeout: Duration) -> ExitStatus {
+        self.signal(sig);
+        self.wait_exit(timeout).await
     }
 }
 
 impl Drop for AppProcess {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
+            if self.status.is_none() {
+                let _ = child.kill();
+            }
             let _ = child.wait();
         }
         if std::thread::panicking() {
-            eprintln!("---- tocsin log ({}) ----\n{}\n---- end of log ----", self.log.display(), self.log());
+            let kept = crate::artifacts_dir_no_panic()
+                .map(|d| d.join(format!("tocsin-{}-{}.log", std::process::id(), self.dir_tag())))
+                .filter(|dest| std::fs::copy(&self.log, dest).is_ok());
+            eprintln!(
+                "---- tocsin log tail ({}{}) ----\n{}\n---- end of log ----",
+                self.log.display(),
+                kept.map(|k| format!(", copied to {}", k.display())).unwrap_or_default(),
+                self.log_tail(120)
+            );
         }
     }
 }
 
-fn strip_ansi(s: &str) -> String {
+impl AppProcess {
+    fn dir_tag(&self) -> String {
+        self.dir.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+}
+
+/// Removes ANSI escape sequences.
+pub fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
     while let Some(c) = chars.next() {

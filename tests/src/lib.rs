@@ -1,12 +1,18 @@
 //! Test harness for Tocsin's end-to-end tests: the real `tocsin` binary, a private
 //! D-Bus session bus per test, a recording notification server, a tray host
-//! (StatusNotifierWatcher) that reads and clicks the tray menu, and a WebDriver
-//! client for the real WebKit window.
+//! (StatusNotifierWatcher) that reads and clicks the tray menu over D-Bus, and a
+//! WebDriver client for the real WebKit window.
 //!
 //! Nothing here fakes the app: each helper is a real peer the app talks to.
 //!
-//! Layout: `app.rs` (spawn the binary), `bus.rs` (private dbus-daemon),
-//! `notifications.rs`, `tray.rs`, `webdriver.rs`.
+//! - [`app`]: find and spawn the binary, logs, signals, `require_display`.
+//! - [`bus`]: a private `dbus-daemon` with no service activation.
+//! - [`notifications`]: `org.freedesktop.Notifications` that records every `Notify`.
+//! - [`tray`]: `org.kde.StatusNotifierWatcher` + StatusNotifierItem/dbusmenu reader.
+//! - [`webdriver`]: `WebKitWebDriver` and a minimal W3C WebDriver client.
+//!
+//! GUI tests need Xvfb and the other daemons that `scripts/test.sh` provides; run
+//! outside it they fail with a message saying so (they never pass silently).
 
 pub mod app;
 pub mod bus;
@@ -17,16 +23,30 @@ pub mod webdriver;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The workspace root.
+pub use app::{display_available, require_display, AppProcess};
+pub use bus::PrivateBus;
+pub use notifications::RecordingNotificationServer;
+pub use tray::StatusNotifierWatcher;
+pub use webdriver::WebDriver;
+
+/// The workspace root (`CARGO_MANIFEST_DIR/..`).
 pub fn workspace_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
-/// Where screenshots and logs worth keeping go (`TOCSIN_ARTIFACTS` or `./artifacts`).
+/// Where screenshots and logs worth keeping go: `TOCSIN_ARTIFACTS`, else
+/// `<workspace>/artifacts`. Created if missing.
 pub fn artifacts_dir() -> PathBuf {
-    let dir = std::env::var_os("TOCSIN_ARTIFACTS").map(PathBuf::from).unwrap_or_else(|| workspace_dir().join("artifacts"));
-    std::fs::create_dir_all(&dir).expect("create the artifacts directory");
-    dir
+    artifacts_dir_no_panic().expect("create the artifacts directory")
+}
+
+pub(crate) fn artifacts_dir_no_panic() -> Option<PathBuf> {
+    let dir = std::env::var_os("TOCSIN_ARTIFACTS")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_dir().join("artifacts"));
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir)
 }
 
 /// Polls `f` every 25 ms until it returns `Some`, or panics with `what` after `timeout`.
@@ -44,13 +64,5 @@ where
             panic!("timed out after {timeout:?} waiting for {what}");
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-/// Panics with a clear message unless an X display is available (GUI tests run
-/// under `scripts/test.sh`, which provides Xvfb).
-pub fn require_display() {
-    if std::env::var_os("DISPLAY").is_none() {
-        panic!("this test opens the real app window and needs an X display: run it through scripts/test.sh (Xvfb)");
     }
 }

@@ -65,7 +65,8 @@ describe("lists", () => {
   });
 
   it("titles fall back to the provider type", () => {
-    expect(title(item(1, { subject: null, providerType: "message.bounced" }))).toBe("message.bounced");
+    expect(title(item(1, { subject: null, kind: "message_bounced", providerType: "message.bounced" }))).toBe("Delivery failed");
+    expect(title(item(1, { subject: null, kind: "other", providerType: "inbox.archived" }))).toBe("inbox.archived");
     expect(title(item(1, { subject: "  " }))).toBe("message.received");
   });
 

@@ -47,10 +47,22 @@ export function relativeTime(ms: number, now: number = Date.now()): string {
   return new Date(ms).toLocaleDateString(undefined, { month: "short", day: "numeric" });
 }
 
-/** The row title: the subject, else a readable provider type. */
+const KIND_TITLES: Partial<Record<HistoryItem["kind"], string>> = {
+  message_bounced: "Delivery failed",
+  message_complained: "Marked as spam by a recipient",
+  message_rejected: "Message rejected",
+  message_delivered: "Delivered",
+  message_opened: "Opened",
+  message_sent: "Sent",
+  message_read: "Read",
+  account_changed: "Account changed",
+  gap: "Possible gap in history",
+};
+
+/** The row title: the subject, else what happened in words, else the provider's type. */
 export function title(item: HistoryItem): string {
   if (item.subject && item.subject.trim()) return item.subject;
-  return item.providerType;
+  return KIND_TITLES[item.kind] ?? item.providerType;
 }
 
 /** Merges newly arrived items into a newest-first list, ignoring ids already present. */

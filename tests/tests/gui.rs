@@ -1,0 +1,192 @@
+//! The real tray app under Xvfb: its StatusNotifierItem and menu read and clicked
+//! over D-Bus by a tray host on a private bus, and its window driven through
+//! WebKitWebDriver. Run through scripts/test.sh (Xvfb); without a display these
+//! tests fail with a message saying so.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tocsin_e2e::app::{binary, require_display, AppProcess};
+use tocsin_e2e::bus::PrivateBus;
+use tocsin_e2e::notifications::RecordingNotificationServer;
+use tocsin_e2e::tray::{flatten, StatusNotifierWatcher};
+use tocsin_e2e::wait_for;
+use tocsin_e2e::webdriver::WebDriver;
+use tocsin_emulator::{Emulator, EmulatorConfig};
+
+const KEY: &str = "dm_live_gui_test_key_4821";
+
+struct Setup {
+    emu: Emulator,
+    dir: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
+    require_display();
+    let config = EmulatorConfig { keys: vec![KEY.into()], ..EmulatorConfig::default() };
+    let emu = Emulator::bind(([127, 0, 0, 1], 0).into(), config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    std::fs::write(
+        dir.path().join("config/config.toml"),
+        format!("[[accounts]]\nname = \"ops\"\nprovider = \"daimon\"\nurl = \"{}\"\n", emu.daimon_url()),
+    )
+    .unwrap();
+    Setup { emu, dir }
+}
+
+impl Setup {
+    fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("TOCSIN_KEY_OPS".into(), KEY.into()),
+            ("TOCSIN_CONFIG_DIR".into(), self.dir.path().join("config").display().to_string()),
+            ("TOCSIN_DATA_DIR".into(), self.dir.path().join("data").display().to_string()),
+        ]
+    }
+
+    async fn connected(&self) {
+        wait_for("the app to connect", Duration::from_secs(30), || async {
+            (self.emu.daimon().connections() > 0).then_some(())
+        })
+        .await;
+    }
+}
+
+fn mail(id: &str, subject: &str, from: &str, body: &str, labels: &[&str]) -> Value {
+    json!({"event_id": id, "type":"message.received","inbox_id":"inbox_ops",
+           "payload":{"message":{"id":format!("msg_{id}"),"inbox_id":"inbox_ops","from":from,
+                                 "subject":subject,"body":body,"labels":labels}}})
+}
+
+fn status_line(menu: &[tocsin_e2e::tray::MenuEntry]) -> String {
+    flatten(menu)
+        .into_iter()
+        .find(|e| e.label.contains("unread urgent"))
+        .map(|e| e.label.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tray_tells_the_truth_and_quit_exits() {
+    let s = setup().await;
+    let bus = PrivateBus::start();
+    let watcher = StatusNotifierWatcher::start(&bus).await;
+    let notes = RecordingNotificationServer::start(&bus).await;
+    let mut env: Vec<(String, String)> = s.env();
+    env.push(("DBUS_SESSION_BUS_ADDRESS".into(), bus.address().to_owned()));
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut app = AppProcess::spawn(&["--minimized"], &env_refs);
+
+    let item = watcher.wait_for_item(Duration::from_secs(30)).await;
+    s.connected().await;
+    let menu = item
+        .wait_for_menu(|m| status_line(m).starts_with("Connected"), Duration::from_secs(20))
+        .await;
+    let labels: Vec<String> =
+        flatten(&menu).into_iter().filter(|e| !e.is_separator() && !e.label.is_empty()).map(|e| e.label.clone()).collect();
+    assert_eq!(labels, ["Connected · 0 unread urgent", "Open history", "Pause notifications", "Quit"], "{menu:#?}");
+    let status_entry = flatten(&menu).into_iter().find(|e| e.label.contains("unread urgent")).unwrap().clone();
+    assert!(!status_entry.enabled, "the status line is information, not an action");
+    let icon_connected = item.icon_name().await;
+
+    // An urgent event: notified, counted in the menu and next to the icon, icon changes.
+    s.emu.daimon().publish(mail("u1", "[URGENT] Disk full on db-1", "alerts@example.com", "97% used", &[]));
+    let got = notes.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(got[0].summary, "[URGENT] Disk full on db-1");
+    item.wait_for_menu(|m| status_line(m) == "Connected · 1 unread urgent", Duration::from_secs(10)).await;
+    item.wait_for_string_property("XAyatanaLabel", |l| l == "1", Duration::from_secs(10)).await;
+    let icon_urgent = item.icon_name().await;
+    assert_ne!(icon_connected, icon_urgent, "the icon shows the unread-urgent state");
+
+    // Pause from the tray: the next urgent event is counted but not notified.
+    item.click_label("Pause notifications").await;
+    let menu = item
+        .wait_for_menu(
+            |m| flatten(m).iter().any(|e| e.label == "Pause notifications" && e.toggle_state == Some(1)),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(status_line(&menu).contains("notifications paused"), "{}", status_line(&menu));
+    s.emu.daimon().publish(mail("u2", "[URGENT] Second alert while paused", "alerts@example.com", "x", &[]));
+    item.wait_for_menu(|m| status_line(m).ends_with("2 unread urgent"), Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(notes.notifications().len(), 1, "paused: no notification");
+
+    // Quit from the tray menu exits the app cleanly.
+    item.click_label("Quit").await;
+    let status = app.wait_exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "{status:?}\n{}", app.log());
+    assert!(!app.log().contains(KEY));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_lists_events_live_newest_first() {
+    let s = setup().await;
+    let bus = PrivateBus::start();
+    let _notes = RecordingNotificationServer::start(&bus).await;
+    let _watcher = StatusNotifierWatcher::start(&bus).await;
+    let history = [
+        mail("h1", "Weekly report: agent resolutions", "Priya Raman <priya@lumen.dev>", "Resolved 412 conversations this week, median handling time 3m12s.", &[]),
+        mail("h2", "Invoice INV-2291 for November", "billing@stripe.example.com", "Please find attached the invoice for November.", &[]),
+        mail("h3", "[URGENT] Payment processing errors spiking", "alerts@pagerduty.example.com", "Card authorisations are failing at 18% for EU customers since 10:05.", &[]),
+        mail("h4", "Customer escalation: contract at risk", "Maya Chen <maya.chen@northwind.io>", "Acme's CTO asked for a call today about the outage on Friday.", &["priority"]),
+        json!({"event_id":"h5","type":"message.bounced","inbox_id":"inbox_ops","payload":{"message_id":"m","recipient":"former.employee@closed-company.example","bounce_type":"hard","reason":"550 5.1.1 mailbox does not exist"}}),
+        mail("h6", "Re: onboarding call next week", "Jonas Weber <jonas@kontor.de>", "Tuesday 10:00 works for us; I'll bring the integration checklist.", &[]),
+        mail("h7", "<img src=x onerror=\"document.title='pwned'\">Hostile subject", "\"<script>alert(1)</script>\" <x@evil.example>", "<b>not bold</b>", &[]),
+    ];
+    let mut env = s.env();
+    env.push(("DBUS_SESSION_BUS_ADDRESS".into(), bus.address().to_owned()));
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let driver = WebDriver::start(&env_refs).await;
+    let session = driver.new_session(&binary(), &[]).await;
+    session.wait_until("[data-testid=app]", |_| true, Duration::from_secs(30)).await;
+    s.connected().await;
+    wait_for("the app to subscribe", Duration::from_secs(10), || async {
+        (s.emu.daimon().total_connections() > 0).then_some(())
+    })
+    .await;
+    for h in &history {
+        s.emu.daimon().publish(h.clone());
+    }
+    let rows = session
+        .wait_for_count("[data-testid=event-row]", |n| n == history.len(), Duration::from_secs(20))
+        .await;
+    let subjects: Vec<String> = serde_json::from_value(
+        session
+            .execute("return [...document.querySelectorAll('[data-testid=event-subject]')].map(e => e.textContent)", vec![])
+            .await,
+    )
+    .unwrap();
+
+    assert_eq!(subjects[0], "<img src=x onerror=\"document.title='pwned'\">Hostile subject", "newest first, as text");
+    assert_eq!(subjects[6], "Weekly report: agent resolutions");
+    let tiers: Vec<String> = {
+        let mut t = Vec::new();
+        for r in &rows {
+            t.push(session.attribute(r, "data-tier").await.unwrap_or_default());
+        }
+        t
+    };
+    assert_eq!(tiers, ["normal", "normal", "high", "urgent", "urgent", "normal", "normal"]);
+    let chip = session.find("[data-testid=account-status]").await;
+    assert_eq!(session.attribute(&chip, "data-state").await.as_deref(), Some("subscribed"));
+    assert!(session.text(&session.find("[data-testid=unread-urgent]").await).await.starts_with('2'));
+    let title = session.execute("return document.title", vec![]).await;
+    assert_eq!(title, json!("Tocsin"), "the hostile subject did not run");
+    assert_eq!(session.execute("return document.querySelectorAll('img').length", vec![]).await, json!(0));
+
+    // A live event arrives at the top without a reload.
+    s.emu.daimon().publish(mail("live1", "[URGENT] Certificate expires in 2 hours", "Lena Novak <lena@fjord.no>", "The TLS certificate for api.example.com expires today at 14:00 UTC and renewal failed.", &[]));
+    session
+        .wait_until("[data-testid=event-row] [data-testid=event-subject]", |t| t.starts_with("[URGENT] Certificate"), Duration::from_secs(20))
+        .await;
+    assert!(session.text(&session.find("[data-testid=unread-urgent]").await).await.starts_with('3'));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let shot = session.save_screenshot("window-main").await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a real screenshot");
+
+    // Pause from the window.
+    session.click_css("[data-testid=pause-toggle]").await;
+    session.wait_until("[data-testid=pause-toggle]", |t| t.contains("Resume"), Duration::from_secs(10)).await;
+    session.close().await;
+}
