@@ -131,6 +131,10 @@ impl Adapter for Daimon {
         decode(&session.account, text, received_at_ms)
     }
 
+    fn replays_missed_events(&self) -> bool {
+        true
+    }
+
     fn heartbeat(&self) -> Heartbeat {
         Heartbeat { ping_every: Duration::from_secs(30), dead_after: Duration::from_secs(45) }
     }

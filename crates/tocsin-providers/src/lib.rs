@@ -178,6 +178,11 @@ pub trait Adapter: Send + Sync {
     fn token_request(&self) -> Option<TokenRequest> {
         None
     }
+    /// Whether the provider delivers what was missed while disconnected (replay or
+    /// redelivery). When it does not, a reconnect leaves a visible gap entry.
+    fn replays_missed_events(&self) -> bool {
+        false
+    }
     /// Reads the answer to [`Adapter::token_request`].
     fn parse_token(&self, status: u16, _body: &[u8]) -> Result<Sensitive<String>, TokenError> {
         Err(TokenError::Fatal(format!("unexpected token answer (HTTP {status})")))

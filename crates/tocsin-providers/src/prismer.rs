@@ -99,6 +99,10 @@ impl Adapter for Prismer {
         decode(session, text, received_at_ms)
     }
 
+    fn replays_missed_events(&self) -> bool {
+        true
+    }
+
     fn heartbeat(&self) -> Heartbeat {
         Heartbeat { ping_every: Duration::from_secs(25), dead_after: Duration::from_secs(35) }
     }

@@ -69,7 +69,7 @@ pub enum Outgoing {
 enum Ended {
     Shutdown,
     Fatal(String),
-    Retry { reason: String, min_delay: Option<Duration>, was_up_for: Duration },
+    Retry { reason: String, min_delay: Option<Duration>, was_up_for: Duration, immediate: bool },
     SinkClosed,
 }
 
@@ -110,9 +110,14 @@ pub async fn run(
                 });
                 return;
             }
-            Ended::Retry { reason, min_delay, was_up_for } => {
+            Ended::Retry { reason, min_delay, was_up_for, immediate } => {
                 if was_up_for >= conn.backoff.stable_after {
                     attempt = 0;
+                }
+                if immediate {
+                    down_since.get_or_insert_with(now_ms);
+                    status.send_modify(|s| s.last_error = Some(reason.clone()));
+                    continue;
                 }
                 (reason, min_delay)
             }
@@ -213,14 +218,22 @@ async fn attempt_once(
     } else if let Err(reason) = opened(conn, &mut ws, resume.as_deref(), status).await {
         return retry(reason);
     }
+    if !conn.adapter.expects_subscribe_ack() && !conn.adapter.expects_auth_ack() && note_gap(conn, down_since, sink).await.is_err() {
+        return Ended::SinkClosed;
+    }
     let heartbeat = conn.adapter.heartbeat();
     let mut pings_sent: u64 = 0;
+    // Sleep detection: compare the wall clock with the monotonic clock every 5 s.
+    let mut wake_check = tokio::time::interval(Duration::from_secs(5));
+    let mut wall_then = now_ms();
+    let mut mono_then = Instant::now();
     let mut ping = tokio::time::interval_at(Instant::now() + heartbeat.ping_every, heartbeat.ping_every);
     let mut deadline = Instant::now() + heartbeat.dead_after;
     let up = |reason: String, min_delay: Option<Duration>| Ended::Retry {
         reason,
         min_delay,
         was_up_for: opened_at.elapsed(),
+        immediate: false,
     };
     loop {
         let msg = tokio::select! {
@@ -240,6 +253,21 @@ async fn attempt_once(
                 };
                 if let Err(e) = ws.send(frame).await {
                     return up(format!("the connection broke: {e}"), None);
+                }
+                continue;
+            }
+            _ = wake_check.tick() => {
+                let (wall_now, mono_now) = (now_ms(), Instant::now());
+                let asleep = slept(wall_now - wall_then, (mono_now - mono_then).as_millis() as i64);
+                (wall_then, mono_then) = (wall_now, mono_now);
+                if asleep {
+                    tracing::info!(account = %conn.account, "the computer woke from sleep: reconnecting now");
+                    return Ended::Retry {
+                        reason: "the computer woke from sleep; reconnecting".into(),
+                        min_delay: None,
+                        was_up_for: Duration::MAX,
+                        immediate: true,
+                    };
                 }
                 continue;
             }
@@ -294,7 +322,12 @@ async fn attempt_once(
                         return up(reason, None);
                     }
                 }
-                Control::Subscribed => set_state(status, ConnState::Subscribed),
+                Control::Subscribed => {
+                    set_state(status, ConnState::Subscribed);
+                    if note_gap(conn, down_since, sink).await.is_err() {
+                        return Ended::SinkClosed;
+                    }
+                }
                 Control::ReplayComplete { count } => {
                     tracing::info!(account = %conn.account, count, "replay complete");
                     *down_since = None;
@@ -366,8 +399,47 @@ async fn opened(
     Ok(())
 }
 
+/// After a reconnect to a provider that cannot replay, the history gets a gap entry
+/// covering the time the connection was down.
+async fn note_gap(conn: &Connection, down_since: &mut Option<i64>, sink: &mpsc::Sender<Event>) -> Result<(), ()> {
+    if conn.adapter.replays_missed_events() {
+        return Ok(());
+    }
+    if let Some(from) = down_since.take() {
+        let gap = gap_event(&conn.account, conn.adapter.provider(), Some(from), now_ms());
+        sink.send(gap).await.map_err(|_| ())?;
+    }
+    Ok(())
+}
+
+/// Whether the wall clock moved `wall_ms` while the monotonic clock moved only
+/// `mono_ms`: the machine was asleep (suspend stops the monotonic clock).
+pub fn slept(wall_ms: i64, mono_ms: i64) -> bool {
+    wall_ms - mono_ms > 10_000
+}
+
 fn retry(reason: String) -> Ended {
-    Ended::Retry { reason, min_delay: None, was_up_for: Duration::ZERO }
+    Ended::Retry { reason, min_delay: None, was_up_for: Duration::ZERO, immediate: false }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleep_is_a_wall_clock_jump_beyond_the_monotonic_clock() {
+        assert!(!slept(5_000, 5_000));
+        assert!(!slept(14_000, 5_000), "scheduling jitter and small NTP steps are not sleep");
+        assert!(slept(3_600_000, 5_000), "an hour of wall time in 5 s of monotonic time");
+        assert!(!slept(-3_600_000, 5_000), "the clock set back is not sleep");
+    }
+
+    #[test]
+    fn gap_entries_say_when() {
+        let g = gap_event("ops", tocsin_model::Provider::AgentMail, Some(0), 60_000);
+        assert_eq!(g.kind, EventKind::Gap);
+        assert_eq!(g.text.as_deref(), Some("Possible gap: events from 1970-01-01T00:00:00.000Z to 1970-01-01T00:01:00.000Z may be missing (the server could not replay them)."));
+    }
 }
 
 fn classify_connect_error(e: WsError, log_url: &str) -> Ended {
@@ -393,6 +465,7 @@ fn classify_connect_error(e: WsError, log_url: &str) -> Ended {
                     reason: format!("the server refused more connections (HTTP 429{detail}); waiting before retrying"),
                     min_delay: Some(Duration::from_secs(60)),
                     was_up_for: Duration::ZERO,
+                    immediate: false,
                 },
                 404 => Ended::Fatal(format!("{log_url} does not exist on the server (HTTP 404); check the account URL")),
                 _ => retry(format!("the server answered HTTP {status}{detail}")),

@@ -131,6 +131,9 @@ async fn agentmail_resubscribes_after_the_server_drops_it() {
     subscribed(&mut r).await;
     let n = emu.agentmail().commands().iter().filter(|c| c["type"] == "subscribe").count();
     assert_eq!(n, 2);
+    let gap = next(&mut r).await;
+    assert_eq!(gap.kind, EventKind::Gap, "AgentMail cannot replay: the history shows a possible gap");
+    assert!(gap.text.as_deref().unwrap().starts_with("Possible gap: events from "), "{:?}", gap.text);
     emu.agentmail().publish(tocsin_emulator::agentmail::message_received("evt_9", "a@agentmail.to", "x", "after", "", &[]));
     assert_eq!(next(&mut r).await.subject.as_deref(), Some("after"));
 }
@@ -307,6 +310,7 @@ async fn malformed_unknown_and_oversized_frames_do_not_break_the_account() {
     wait_state(&mut r, |s| matches!(s, ConnState::Reconnecting { .. })).await;
     assert!(r.status.borrow().last_error.as_deref().unwrap_or("").contains("over the 1024 KiB limit"));
     subscribed(&mut r).await;
+    assert_eq!(next(&mut r).await.kind, EventKind::Gap);
     emu.bivariant().publish(tocsin_emulator::bivariant::message_posted("after_big", "c1", "fine again"));
     assert_eq!(next(&mut r).await.dedupe_key, "bivariant:after_big");
 }
