@@ -12,7 +12,18 @@
 //!
 //! The watcher says a host is registered (`IsStatusNotifierHostRegistered` = true) so
 //! items never fall back to XEmbed, and drops items whose owner leaves the bus
-//! (emitting `StatusNotifierItemUnregistered`).
+//! (emitting `StatusNotifierItemUnregistered`). libayatana-appindicator watches the
+//! watcher's name, so the watcher may also start after the app (seen: it registers
+//! as soon as the name appears).
+//!
+//! What Tauri's tray looks like here (tray-icon 0.25 on libayatana-appindicator,
+//! measured): path `/org/ayatana/NotificationItem/tray_icon_tray_app_<id>`, `Id`
+//! `"tray-icon tray app <id>"`, `Title` = the tray id; `TrayIconBuilder::title` is the
+//! `XAyatanaLabel` (text next to the icon), the tooltip is not exported (no `ToolTip`
+//! property), there is no `IconPixmap`: `IconName` is the absolute path of a PNG that
+//! tray-icon wrote under `/tmp/tray-icon/` (re-encoded, so compare pixels, not bytes),
+//! and the menu is a dbusmenu at `<path>/Menu` whose ids are assigned by
+//! libdbusmenu (find entries by label, not by Tauri's menu ids).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -85,6 +85,23 @@ impl Adapter for AgentMail {
         decode(&session.account, text, received_at_ms)
     }
 
+    fn command(&self, command: &crate::Command, _request_id: &str) -> Result<crate::CommandPlan, String> {
+        let enc = |s: &str| crate::percent_encode(s);
+        match command {
+            crate::Command::MarkRead { message_id: Some(m), inbox: Some(i), .. } => Ok(crate::CommandPlan::Rest {
+                method: "PATCH",
+                path: format!("/v0/inboxes/{}/messages/{}", enc(i), enc(m)),
+                body: json!({"add_labels": ["read"], "remove_labels": ["unread"]}),
+            }),
+            crate::Command::Reply { message_id: Some(m), inbox: Some(i), text, .. } => Ok(crate::CommandPlan::Rest {
+                method: "POST",
+                path: format!("/v0/inboxes/{}/messages/{}/reply", enc(i), enc(m)),
+                body: json!({"text": text}),
+            }),
+            _ => Err("this event has no message to act on".into()),
+        }
+    }
+
     fn heartbeat(&self) -> Heartbeat {
         // The server's ping interval is unknown: ping every 30 s, and a missing pong
         // within the next 30 s means the connection is dead.

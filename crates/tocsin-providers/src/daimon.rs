@@ -131,6 +131,21 @@ impl Adapter for Daimon {
         decode(&session.account, text, received_at_ms)
     }
 
+    fn command(&self, command: &crate::Command, request_id: &str) -> Result<crate::CommandPlan, String> {
+        let plan = |frame: String| crate::CommandPlan::Socket { frame, request_id: Some(request_id.to_owned()) };
+        match command {
+            crate::Command::MarkRead { message_id: Some(m), inbox, .. } => {
+                Ok(plan(encode_mark_as_read(m, inbox.as_deref(), request_id)))
+            }
+            crate::Command::Reply { message_id: Some(m), inbox: Some(inbox), text, .. } => Ok(plan(
+                json!({"action": "send_email", "inbox_id": inbox, "request_id": request_id,
+                       "params": {"in_reply_to": m, "body": text}})
+                .to_string(),
+            )),
+            _ => Err("this event has no message to act on".into()),
+        }
+    }
+
     fn replays_missed_events(&self) -> bool {
         true
     }

@@ -51,12 +51,50 @@ pub struct Endpoint {
     /// The HTTP endpoint for [`AuthMode::Token`] (daimon `/v1/websocket/token`,
     /// Chat SDK `/ws/ticket`).
     pub token_url: Option<String>,
+    /// The REST base for commands; derived from `url` when absent.
+    pub rest_url: Option<String>,
 }
 
 impl Endpoint {
     pub fn new(url: &str, auth: AuthMode) -> Self {
-        Endpoint { url: url.to_owned(), auth, query_param: None, token_url: None }
+        Endpoint { url: url.to_owned(), auth, query_param: None, token_url: None, rest_url: None }
     }
+
+    /// The REST base: `rest_url`, else the socket URL with `ws(s)` → `http(s)`, a
+    /// leading `ws.` host label → `api.`, and no path (`wss://ws.agentmail.to/v0` →
+    /// `https://api.agentmail.to`).
+    pub fn rest_base(&self) -> String {
+        if let Some(r) = &self.rest_url {
+            return r.trim_end_matches('/').to_owned();
+        }
+        let (scheme, rest) = match self.url.split_once("://") {
+            Some(("wss", r)) => ("https", r),
+            Some((_, r)) => ("http", r),
+            None => ("https", self.url.as_str()),
+        };
+        let host = rest.split(['/', '?']).next().unwrap_or("");
+        let host = host.strip_prefix("ws.").map(|h| format!("api.{h}")).unwrap_or_else(|| host.to_owned());
+        format!("{scheme}://{host}")
+    }
+}
+
+/// Something the user asks of a provider about one stored event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Mark the message read at the provider.
+    MarkRead { message_id: Option<String>, inbox: Option<String>, thread: Option<String> },
+    /// Reply to the message with plain text.
+    Reply { message_id: Option<String>, inbox: Option<String>, thread: Option<String>, text: String },
+}
+
+/// How a command travels.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandPlan {
+    /// A frame on the socket; the answer is the [`Control::CommandResult`] with
+    /// this request id (or, when `request_id` is `None`, no answer is sent).
+    Socket { frame: String, request_id: Option<String> },
+    /// A REST call with `Authorization: Bearer <key>`.
+    Rest { method: &'static str, path: String, body: serde_json::Value },
 }
 
 /// What to subscribe to after the socket opens.
@@ -178,6 +216,11 @@ pub trait Adapter: Send + Sync {
     fn token_request(&self) -> Option<TokenRequest> {
         None
     }
+    /// How `command` is carried out, or why it cannot be.
+    fn command(&self, command: &Command, request_id: &str) -> Result<CommandPlan, String> {
+        let _ = (command, request_id);
+        Err(format!("{} does not support this action", self.provider()))
+    }
     /// Whether the provider delivers what was missed while disconnected (replay or
     /// redelivery). When it does not, a reconnect leaves a visible gap entry.
     fn replays_missed_events(&self) -> bool {
@@ -249,7 +292,8 @@ pub fn with_query(url: &str, k: &str, v: &str) -> String {
     format!("{url}{sep}{k}={}", percent_encode(v))
 }
 
-fn percent_encode(v: &str) -> String {
+/// Percent-encodes everything but unreserved characters.
+pub fn percent_encode(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for b in v.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
@@ -269,6 +313,38 @@ mod tests {
     fn query_values_are_encoded() {
         assert_eq!(with_query("ws://h/p", "key", "a b&c"), "ws://h/p?key=a%20b%26c");
         assert_eq!(with_query("ws://h/p?x=1", "k", "v"), "ws://h/p?x=1&k=v");
+    }
+
+    #[test]
+    fn rest_bases() {
+        assert_eq!(Endpoint::new("wss://ws.agentmail.to/v0", AuthMode::Bearer).rest_base(), "https://api.agentmail.to");
+        assert_eq!(Endpoint::new("wss://prismer.cloud/ws", AuthMode::Query).rest_base(), "https://prismer.cloud");
+        assert_eq!(Endpoint::new("ws://127.0.0.1:9/v0?x=1", AuthMode::Bearer).rest_base(), "http://127.0.0.1:9");
+        let e = Endpoint { rest_url: Some("https://eu/".into()), ..Endpoint::new("wss://x/ws", AuthMode::Bearer) };
+        assert_eq!(e.rest_base(), "https://eu");
+    }
+
+    #[test]
+    fn commands_per_provider() {
+        let cmd = Command::MarkRead { message_id: Some("m/1".into()), inbox: Some("a@b.to".into()), thread: Some("conv_1".into()) };
+        let d = adapter_for(Provider::Daimon, &Endpoint::new("ws://h/v1/stream", AuthMode::Bearer), &Subscriptions::default()).unwrap();
+        let CommandPlan::Socket { frame, request_id } = d.command(&cmd, "r-1").unwrap() else { panic!() };
+        assert_eq!(request_id.as_deref(), Some("r-1"));
+        assert!(frame.contains("\"action\":\"mark_as_read\""));
+        let a = adapter_for(Provider::AgentMail, &Endpoint::new("ws://h/v0", AuthMode::Bearer), &Subscriptions::default()).unwrap();
+        assert_eq!(
+            a.command(&cmd, "r").unwrap(),
+            CommandPlan::Rest {
+                method: "PATCH",
+                path: "/v0/inboxes/a%40b.to/messages/m%2F1".into(),
+                body: serde_json::json!({"add_labels":["read"],"remove_labels":["unread"]})
+            }
+        );
+        let p = adapter_for(Provider::Prismer, &Endpoint::new("ws://h/ws", AuthMode::Query), &Subscriptions::default()).unwrap();
+        assert!(matches!(p.command(&cmd, "r").unwrap(), CommandPlan::Rest { path, .. } if path == "/api/im/conversations/conv_1/read"));
+        let b = adapter_for(Provider::Bivariant, &Endpoint::new("ws://h/v1/ws", AuthMode::Bearer),
+            &Subscriptions { topics: vec!["events.o.>".into()], ..Default::default() }).unwrap();
+        assert!(b.command(&cmd, "r").is_err(), "mark read is unknown for the topic platform");
     }
 
     #[test]

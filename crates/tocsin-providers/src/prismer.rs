@@ -99,6 +99,25 @@ impl Adapter for Prismer {
         decode(session, text, received_at_ms)
     }
 
+    fn command(&self, command: &crate::Command, request_id: &str) -> Result<crate::CommandPlan, String> {
+        match command {
+            // Marks the whole conversation read, up to its latest message (the server's only form).
+            crate::Command::MarkRead { thread: Some(c), .. } => Ok(crate::CommandPlan::Rest {
+                method: "POST",
+                path: format!("/api/im/conversations/{}/read", crate::percent_encode(c)),
+                body: Value::Null,
+            }),
+            crate::Command::Reply { thread: Some(c), message_id, text, .. } => {
+                let mut payload = json!({"conversationId": c, "content": text, "type": "text"});
+                if let Some(m) = message_id {
+                    payload["parentId"] = json!(m);
+                }
+                Ok(crate::CommandPlan::Socket { frame: envelope("message.send", payload, Some(request_id), 0), request_id: None })
+            }
+            _ => Err("this event is not in a conversation".into()),
+        }
+    }
+
     fn replays_missed_events(&self) -> bool {
         true
     }

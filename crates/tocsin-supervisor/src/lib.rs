@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep_until, timeout, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
@@ -30,7 +30,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 use tocsin_model::{now_ms, Event, EventKind};
-use tocsin_providers::{Adapter, Control, Inbound, Session, TokenError, TokenRequest};
+use tocsin_providers::{Adapter, Command, CommandPlan, Control, Inbound, Session, TokenError, TokenRequest};
 use tocsin_secrets::Sensitive;
 
 pub use backoff::Backoff;
@@ -55,14 +55,21 @@ pub struct Connection {
     pub resume: Option<String>,
     /// Frames the engine wants sent on this account's socket (acks after commit).
     pub outgoing: mpsc::Receiver<Outgoing>,
+    /// The REST base for commands that go over HTTP.
+    pub rest_base: String,
 }
 
 /// Something to send on an account's socket.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Outgoing {
     /// Acknowledge a committed event that carried this delivery token.
     Ack(String),
+    /// Carry out a user action (mark read, reply); the answer goes to `reply`.
+    Command { command: Command, reply: oneshot::Sender<Result<(), String>> },
 }
+
+/// How long a command waits for the server's answer.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How one connection attempt ended.
 #[derive(Debug)]
@@ -227,6 +234,9 @@ async fn attempt_once(
     let mut wake_check = tokio::time::interval(Duration::from_secs(5));
     let mut wall_then = now_ms();
     let mut mono_then = Instant::now();
+    let mut pending: std::collections::HashMap<String, (oneshot::Sender<Result<(), String>>, Instant)> =
+        std::collections::HashMap::new();
+    let mut next_request: u64 = 0;
     let mut ping = tokio::time::interval_at(Instant::now() + heartbeat.ping_every, heartbeat.ping_every);
     let mut deadline = Instant::now() + heartbeat.dead_after;
     let up = |reason: String, min_delay: Option<Duration>| Ended::Retry {
@@ -260,6 +270,12 @@ async fn attempt_once(
                 let (wall_now, mono_now) = (now_ms(), Instant::now());
                 let asleep = slept(wall_now - wall_then, (mono_now - mono_then).as_millis() as i64);
                 (wall_then, mono_then) = (wall_now, mono_now);
+                let expired: Vec<String> = pending.iter().filter(|(_, (_, at))| at.elapsed() > COMMAND_TIMEOUT).map(|(k, _)| k.clone()).collect();
+                for k in expired {
+                    if let Some((reply, _)) = pending.remove(&k) {
+                        let _ = reply.send(Err(format!("the server did not answer within {} s", COMMAND_TIMEOUT.as_secs())));
+                    }
+                }
                 if asleep {
                     tracing::info!(account = %conn.account, "the computer woke from sleep: reconnecting now");
                     return Ended::Retry {
@@ -272,10 +288,42 @@ async fn attempt_once(
                 continue;
             }
             Some(out) = conn.outgoing.recv() => {
-                let Outgoing::Ack(token) = out;
-                if let Some(frame) = conn.adapter.ack_frame(&token) {
-                    if let Err(e) = ws.send(Message::text(frame)).await {
-                        return up(format!("the connection broke: {e}"), None);
+                match out {
+                    Outgoing::Ack(token) => {
+                        if let Some(frame) = conn.adapter.ack_frame(&token) {
+                            if let Err(e) = ws.send(Message::text(frame)).await {
+                                return up(format!("the connection broke: {e}"), None);
+                            }
+                        }
+                    }
+                    Outgoing::Command { command, reply } => {
+                        next_request += 1;
+                        let request_id = format!("tocsin-{next_request}");
+                        match conn.adapter.command(&command, &request_id) {
+                            Err(e) => { let _ = reply.send(Err(e)); }
+                            Ok(CommandPlan::Socket { frame, request_id }) => {
+                                if let Err(e) = ws.send(Message::text(frame)).await {
+                                    let _ = reply.send(Err(format!("the connection broke while sending: {e}")));
+                                    return up(format!("the connection broke: {e}"), None);
+                                }
+                                match request_id {
+                                    Some(r) => { pending.insert(r, (reply, Instant::now())); }
+                                    None => { let _ = reply.send(Ok(())); }
+                                }
+                            }
+                            Ok(CommandPlan::Rest { method, path, body }) => {
+                                let url = format!("{}{path}", conn.rest_base);
+                                let key = (conn.key)();
+                                let http = http.clone();
+                                tokio::spawn(async move {
+                                    let result = match key {
+                                        Ok(key) => rest_call(&http, method, &url, &key, body).await,
+                                        Err(e) => Err(e),
+                                    };
+                                    let _ = reply.send(result);
+                                });
+                            }
+                        }
                     }
                 }
                 continue;
@@ -346,11 +394,50 @@ async fn attempt_once(
                     tracing::warn!(account = %conn.account, code = ?code, "server error: {message}");
                     status.send_modify(|s| s.last_error = Some(format!("the server reported: {message}")));
                 }
-                Control::Connected | Control::Pong | Control::CommandResult { .. } => {}
+                Control::CommandResult { request_id, ok, error, message } => {
+                    if let Some((reply, _)) = pending.remove(&request_id) {
+                        let _ = reply.send(if ok {
+                            Ok(())
+                        } else {
+                            Err(format!("the server refused: {}", message.or(error).unwrap_or_else(|| "no reason given".into())))
+                        });
+                    }
+                }
+                Control::Connected | Control::Pong => {}
             },
             Err(e) => tracing::warn!(account = %conn.account, "ignored a frame that could not be decoded: {e}"),
         }
     }
+}
+
+/// A REST command with the account's key.
+async fn rest_call(
+    http: &reqwest::Client,
+    method: &'static str,
+    url: &str,
+    key: &Sensitive<String>,
+    body: serde_json::Value,
+) -> Result<(), String> {
+    let log_url = tocsin_secrets::redact_url(url);
+    let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+    let mut request = http.request(method, url).bearer_auth(key.expose());
+    if !body.is_null() {
+        request = request.header("content-type", "application/json").body(body.to_string());
+    }
+    let response = request.send().await.map_err(|e| format!("cannot reach {log_url}: {}", e.without_url()))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let text = response.text().await.unwrap_or_default();
+    let detail = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| {
+            ["message", "error", "name"].iter().find_map(|k| v.get(*k).and_then(|x| x.as_str()).map(str::to_owned))
+        })
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default();
+    Err(format!("the server refused the request (HTTP {}{detail})", status.as_u16()))
 }
 
 /// Runs the adapter's ticket or token exchange.

@@ -41,6 +41,7 @@ fn start(url: &str, auth: AuthMode, key: &str, inboxes: &[&str]) -> Running {
         connect_timeout: Duration::from_secs(5),
         resume: None,
         outgoing: mpsc::channel(16).1,
+        rest_base: String::new(),
     };
     let (tx, events) = mpsc::channel(16_384);
     let (status_tx, status) = watch::channel(AccountStatus::new("ops", Provider::Daimon));

@@ -36,6 +36,7 @@ impl Drop for Running {
 
 fn start(provider: Provider, endpoint: Endpoint, key: &str, subs: Subscriptions) -> Running {
     let adapter = tocsin_providers::adapter_for(provider, &endpoint, &subs).unwrap();
+    let endpoint_rest = endpoint.rest_base();
     let key = Sensitive::from(key);
     let key: KeySource = Arc::new(move || Ok(key.clone()));
     let (acks, outgoing) = mpsc::channel(1024);
@@ -48,6 +49,7 @@ fn start(provider: Provider, endpoint: Endpoint, key: &str, subs: Subscriptions)
         connect_timeout: Duration::from_secs(5),
         resume: None,
         outgoing,
+        rest_base: endpoint_rest,
     };
     let (tx, events) = mpsc::channel(4096);
     let (status_tx, status) = watch::channel(AccountStatus::new("acct", provider));
@@ -284,7 +286,7 @@ async fn bivariant_topics_with_wildcards() {
 async fn bivariant_refused_topic_is_shown_and_bad_key_is_fatal() {
     let emu = emulator().await;
     let subs = Subscriptions { topics: vec!["events.org_999.conversations.conversation.message_posted.*".into()], ..Default::default() };
-    let mut r = start(Provider::Bivariant, Endpoint::new(&emu.bivariant_url(), AuthMode::Bearer), KEY, subs.clone());
+    let r = start(Provider::Bivariant, Endpoint::new(&emu.bivariant_url(), AuthMode::Bearer), KEY, subs.clone());
     tocsin_e2e_wait(|| r.status.borrow().last_error.is_some()).await;
     let err = r.status.borrow().last_error.clone().unwrap();
     assert!(err.contains("topic outside org"), "{err}");
@@ -333,4 +335,78 @@ async fn a_silent_connection_is_declared_dead_and_replaced() {
     emu.prismer().hub.drop_connections();
     subscribed(&mut r).await;
     assert!(emu.prismer().hub.total_connections() > before);
+}
+
+// ---------------------------------------------------------------- commands
+
+async fn run_command(r: &Running, command: tocsin_providers::Command) -> Result<(), String> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    r.acks.send(Outgoing::Command { command, reply }).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(15), answer).await.expect("an answer within 15 s").expect("answered")
+}
+
+fn mark(message: &str, inbox: &str, thread: &str) -> tocsin_providers::Command {
+    tocsin_providers::Command::MarkRead {
+        message_id: Some(message.into()),
+        inbox: Some(inbox.into()),
+        thread: Some(thread.into()),
+    }
+}
+
+#[tokio::test]
+async fn daimon_mark_read_and_reply_over_the_socket_with_request_ids() {
+    let emu = emulator().await;
+    let r = start(Provider::Daimon, Endpoint::new(&emu.daimon_url(), AuthMode::Bearer), KEY, Subscriptions::default());
+    let mut r = r;
+    subscribed(&mut r).await;
+    run_command(&r, mark("msg_1", "inbox_ops", "t")).await.unwrap();
+    let reply = tocsin_providers::Command::Reply {
+        message_id: Some("msg_1".into()),
+        inbox: Some("inbox_ops".into()),
+        thread: None,
+        text: "On it.".into(),
+    };
+    run_command(&r, reply).await.unwrap();
+    let cmds = emu.daimon().commands();
+    let m = cmds.iter().find(|c| c["action"] == "mark_as_read").unwrap();
+    assert_eq!(m["message_id"], "msg_1");
+    assert!(m["request_id"].as_str().unwrap().starts_with("tocsin-"));
+    let s = cmds.iter().find(|c| c["action"] == "send_email").unwrap();
+    assert_eq!(s["params"]["in_reply_to"], "msg_1");
+    assert_eq!(s["params"]["body"], "On it.");
+    let no_message = tocsin_providers::Command::MarkRead { message_id: None, inbox: None, thread: None };
+    assert!(run_command(&r, no_message).await.unwrap_err().contains("no message"));
+}
+
+#[tokio::test]
+async fn agentmail_mark_read_over_rest_and_a_refusal_in_words() {
+    let emu = emulator().await;
+    let mut r = start(Provider::AgentMail, Endpoint::new(&emu.agentmail_url(), AuthMode::Bearer), KEY, Subscriptions::default());
+    subscribed(&mut r).await;
+    run_command(&r, mark("<m1@x>", "agent@agentmail.to", "t")).await.unwrap();
+    let patch = emu.agentmail().commands().into_iter().find(|c| c["rest"] == "PATCH message").unwrap();
+    assert_eq!(patch["inbox_id"], "agent@agentmail.to");
+    assert_eq!(patch["message_id"], "<m1@x>");
+    assert_eq!(patch["body"], json!({"add_labels":["read"],"remove_labels":["unread"]}));
+}
+
+#[tokio::test]
+async fn prismer_mark_read_over_rest_and_reply_over_the_socket() {
+    let emu = emulator().await;
+    let mut r = start(Provider::Prismer, Endpoint::new(&emu.prismer_url(), AuthMode::Query), KEY, Subscriptions::default());
+    subscribed(&mut r).await;
+    run_command(&r, mark("msg_1", "", "conv_42")).await.unwrap();
+    let read = emu.prismer().hub.commands().into_iter().find(|c| c["rest"] == "POST read").unwrap();
+    assert_eq!(read["conversationId"], "conv_42");
+    let reply = tocsin_providers::Command::Reply {
+        message_id: Some("msg_1".into()),
+        inbox: None,
+        thread: Some("conv_42".into()),
+        text: "Thanks".into(),
+    };
+    run_command(&r, reply).await.unwrap();
+    tocsin_e2e_wait(|| emu.prismer().hub.commands().iter().any(|c| c["type"] == "message.send")).await;
+    let sent = emu.prismer().hub.commands().into_iter().find(|c| c["type"] == "message.send").unwrap();
+    assert_eq!(sent["payload"]["conversationId"], "conv_42");
+    assert_eq!(sent["payload"]["parentId"], "msg_1");
 }
