@@ -42,6 +42,8 @@ pub fn builder<R: Runtime>(engine: Arc<Engine>, open_window: bool) -> tauri::Bui
         .manage(AppState { engine: engine.clone() })
         .invoke_handler(tauri::generate_handler![
             crate::commands::history::history_list,
+            crate::commands::history::mark_read,
+            crate::commands::history::reply,
             crate::commands::status::status,
             crate::commands::status::set_paused,
         ])

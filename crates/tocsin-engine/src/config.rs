@@ -35,6 +35,9 @@ pub struct AccountConfig {
     /// The HTTP endpoint that hands out connection tokens or tickets (`auth = "token"`).
     #[serde(default)]
     pub token_url: Option<String>,
+    /// The REST base for actions (mark read, reply); derived from `url` when absent.
+    #[serde(default)]
+    pub rest_url: Option<String>,
     /// daimon / AgentMail inboxes. Empty = everything the key can see.
     #[serde(default)]
     pub inboxes: Vec<String>,
@@ -102,6 +105,7 @@ impl AccountConfig {
             auth: self.auth,
             query_param: self.auth_param.clone(),
             token_url: self.token_url.clone(),
+            rest_url: self.rest_url.clone(),
         }
     }
 

@@ -30,11 +30,8 @@ pub(crate) async fn start(
         ..EmulatorConfig::default()
     };
     let emulator = Emulator::bind(([127, 0, 0, 1], 0).into(), config).await?;
-    let adapter = tocsin_providers::adapter_for(
-        Provider::Daimon,
-        &Endpoint::new(&emulator.daimon_url(), AuthMode::Bearer),
-        &Subscriptions::default(),
-    )
+    let endpoint = Endpoint::new(&emulator.daimon_url(), AuthMode::Bearer);
+    let adapter = tocsin_providers::adapter_for(Provider::Daimon, &endpoint, &Subscriptions::default())
         .expect("daimon is supported");
     let key = Sensitive::new(key);
     let key_source: KeySource = Arc::new(move || Ok(key.clone()));
@@ -47,6 +44,7 @@ pub(crate) async fn start(
         connect_timeout: Duration::from_secs(5),
         resume: None,
         outgoing,
+        rest_base: endpoint.rest_base(),
     };
     Ok((emulator, conn))
 }

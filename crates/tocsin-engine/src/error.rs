@@ -10,6 +10,12 @@ use ts_rs::TS;
 pub enum ErrorCode {
     StoreUnavailable,
     InvalidArgument,
+    /// The event or account does not exist.
+    NotFound,
+    /// The account is not connected now; retrying later may work.
+    NotConnected,
+    /// The provider answered and said no.
+    ProviderRefused,
     Internal,
 }
 

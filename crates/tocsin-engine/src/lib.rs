@@ -29,7 +29,8 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tocsin_model::{HistoryItem, Tier};
+use tocsin_model::{EventKind, HistoryItem, Tier};
+use tocsin_providers::Command;
 use tocsin_secrets::KeyStore;
 use tocsin_store::Store;
 use tocsin_supervisor::{AccountStatus, Connection, KeySource, Outgoing, DEFAULT_MAX_FRAME};
@@ -109,6 +110,8 @@ pub struct Engine {
     cancel: CancellationToken,
     tasks: tokio::sync::Mutex<Option<Tasks>>,
     emulator_addr: Option<std::net::SocketAddr>,
+    /// Each account's channel to its supervisor (acks, commands).
+    outgoing: std::collections::HashMap<String, mpsc::Sender<Outgoing>>,
 }
 
 struct Tasks {
@@ -167,6 +170,7 @@ impl Engine {
             dirty: Notify::new(),
         });
         let cancel = CancellationToken::new();
+        let outgoing = ackers.clone();
         let pipeline = pipeline::spawn(store.clone(), shared.clone(), event_rx, notifier, ackers);
         let mut supervisors = Vec::new();
         for (conn, status_tx) in connections.into_iter().zip(status_senders) {
@@ -183,7 +187,7 @@ impl Engine {
         let status_task = tokio::spawn(snapshot::publish_loop(shared.clone(), cancel.clone()));
         let emulator_addr = emulator.as_ref().map(|e| e.local_addr());
         let tasks = Tasks { supervisors, pipeline, status_task, emulator };
-        Ok(Engine { store, shared, cancel, tasks: tokio::sync::Mutex::new(Some(tasks)), emulator_addr })
+        Ok(Engine { store, shared, cancel, tasks: tokio::sync::Mutex::new(Some(tasks)), emulator_addr, outgoing })
     }
 
     /// The aggregate state now.
@@ -209,6 +213,69 @@ impl Engine {
             return Err(IpcError::new(ErrorCode::InvalidArgument, "limit must be between 1 and 1000"));
         }
         Ok(self.store.list(limit, before_id).await?)
+    }
+
+    /// Marks event `id` read: at the provider first (its mark-read command), then in
+    /// the history. Events with nothing to mark at the provider (gaps, deliveries)
+    /// are marked read locally.
+    pub async fn mark_read(&self, id: i64) -> Result<(), IpcError> {
+        let event = self.stored(id).await?;
+        if event.read {
+            return Ok(());
+        }
+        if event.message_id.is_some() || event.thread.is_some() {
+            let command = Command::MarkRead {
+                message_id: event.message_id.clone(),
+                inbox: event.inbox.clone(),
+                thread: event.thread.clone(),
+            };
+            if matches!(event.kind, EventKind::MessageReceived | EventKind::MessageUpdated | EventKind::Notification) {
+                self.command(&event.account, command).await?;
+            }
+        }
+        if self.store.set_read(id, true).await? && event.tier == Tier::Urgent {
+            let _ = self.shared.unread_urgent.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+            self.shared.touch();
+        }
+        Ok(())
+    }
+
+    /// Replies to event `id` with plain `text` through its provider.
+    pub async fn reply(&self, id: i64, text: &str) -> Result<(), IpcError> {
+        if text.trim().is_empty() {
+            return Err(IpcError::new(ErrorCode::InvalidArgument, "the reply is empty"));
+        }
+        let event = self.stored(id).await?;
+        let command = Command::Reply {
+            message_id: event.message_id.clone(),
+            inbox: event.inbox.clone(),
+            thread: event.thread.clone(),
+            text: text.to_owned(),
+        };
+        self.command(&event.account, command).await
+    }
+
+    async fn stored(&self, id: i64) -> Result<tocsin_store::StoredEvent, IpcError> {
+        self.store
+            .get(id)
+            .await?
+            .ok_or_else(|| IpcError::new(ErrorCode::NotFound, format!("event {id} is not in the history")))
+    }
+
+    async fn command(&self, account: &str, command: Command) -> Result<(), IpcError> {
+        let Some(tx) = self.outgoing.get(account) else {
+            return Err(IpcError::new(ErrorCode::NotConnected, format!("account \"{account}\" is not configured any more")));
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if tx.try_send(Outgoing::Command { command, reply }).is_err() {
+            return Err(IpcError::new(ErrorCode::NotConnected, format!("account \"{account}\" is busy or stopped; try again")));
+        }
+        match tokio::time::timeout(tocsin_supervisor::COMMAND_TIMEOUT + Duration::from_secs(5), answer).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(reason))) => Err(IpcError::new(ErrorCode::ProviderRefused, reason)),
+            Ok(Err(_)) => Err(IpcError::new(ErrorCode::NotConnected, "the connection dropped before the server answered; try again")),
+            Err(_) => Err(IpcError::new(ErrorCode::NotConnected, format!("account \"{account}\" is not connected right now; try again when it is"))),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -268,5 +335,6 @@ async fn connection_for(
         connect_timeout: Duration::from_secs(10),
         resume: store.cursor(&account.name).await?,
         outgoing,
+        rest_base: account.endpoint().rest_base(),
     })
 }

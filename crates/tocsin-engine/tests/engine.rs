@@ -179,3 +179,27 @@ async fn the_demo_profile_streams_into_the_history() {
     let store = tocsin_store::Store::open(&dir.path().join("history.db")).await.unwrap();
     assert!(store.count().await.unwrap() >= 20);
 }
+
+#[tokio::test]
+async fn mark_read_goes_to_the_provider_then_the_history() {
+    let (emu, options, _dir) = setup("markread").await;
+    let engine = Engine::start(options, Arc::new(Recorder::default())).await.unwrap();
+    wait_until(|| engine.snapshot().accounts[0].state == ConnState::Subscribed).await;
+    emu.daimon().publish(mail("k1", "[URGENT] read me", &[]));
+    wait_until(|| engine.snapshot().unread_urgent == 1).await;
+    let id = engine.history(1, None).await.unwrap()[0].id;
+    engine.mark_read(id).await.unwrap();
+    let cmd = emu.daimon().commands().into_iter().find(|c| c["action"] == "mark_as_read").expect("the provider was told");
+    assert_eq!(cmd["message_id"], "k1");
+    assert!(engine.history(1, None).await.unwrap()[0].read);
+    assert_eq!(engine.snapshot().unread_urgent, 0);
+    engine.mark_read(id).await.unwrap(); // already read: nothing to do
+    assert_eq!(emu.daimon().commands().iter().filter(|c| c["action"] == "mark_as_read").count(), 1);
+    let missing = engine.mark_read(999_999).await.unwrap_err();
+    assert_eq!(missing.code, tocsin_engine::ErrorCode::NotFound);
+    engine.reply(id, "On it").await.unwrap();
+    assert!(emu.daimon().commands().iter().any(|c| c["action"] == "send_email" && c["params"]["body"] == "On it"));
+    assert_eq!(engine.reply(id, "  ").await.unwrap_err().code, tocsin_engine::ErrorCode::InvalidArgument);
+    engine.shutdown().await;
+    emu.shutdown().await;
+}

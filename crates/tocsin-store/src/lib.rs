@@ -51,6 +51,19 @@ pub struct NewEvent {
     pub tier: Tier,
 }
 
+/// A stored event's identity, for commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub account: String,
+    pub kind: EventKind,
+    pub tier: Tier,
+    pub message_id: Option<String>,
+    pub inbox: Option<String>,
+    pub thread: Option<String>,
+    pub read: bool,
+}
+
 /// The history database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -170,6 +183,40 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(item_from_row).collect()
+    }
+
+    /// What commands need to know about stored event `id`.
+    pub async fn get(&self, id: i64) -> Result<Option<StoredEvent>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, account, provider, kind, tier, message_id, inbox, thread, read FROM events WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let kind: String = row.try_get("kind")?;
+        let tier: String = row.try_get("tier")?;
+        Ok(Some(StoredEvent {
+            id: row.try_get("id")?,
+            account: row.try_get("account")?,
+            kind: EventKind::parse(&kind),
+            tier: Tier::parse(&tier).unwrap_or(Tier::Normal),
+            message_id: row.try_get("message_id")?,
+            inbox: row.try_get("inbox")?,
+            thread: row.try_get("thread")?,
+            read: row.try_get("read")?,
+        }))
+    }
+
+    /// Sets the read flag of `id`; returns whether it changed.
+    pub async fn set_read(&self, id: i64, read: bool) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE events SET read = ? WHERE id = ? AND read <> ?")
+            .bind(read)
+            .bind(id)
+            .bind(read)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// How many events are stored.

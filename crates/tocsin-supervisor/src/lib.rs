@@ -12,9 +12,11 @@
 //! dropped); what happens next is the engine's business. Protocol details live in
 //! the provider adapters; this crate only moves frames and keeps time.
 //!
-//! Layout: `lib.rs` (the run loop), `backoff.rs`, `status.rs`.
+//! Layout: `lib.rs` (the run loop), `backoff.rs`, `status.rs`, `nats.rs` (the direct
+//! NATS source for the topic platform, [`run_nats`]).
 
 mod backoff;
+pub mod nats;
 mod status;
 
 use std::sync::Arc;
@@ -34,6 +36,7 @@ use tocsin_providers::{Adapter, Command, CommandPlan, Control, Inbound, Session,
 use tocsin_secrets::Sensitive;
 
 pub use backoff::Backoff;
+pub use nats::{run_nats, NatsConnection};
 pub use status::{AccountStatus, ConnState};
 
 /// Default frame and message size limit: 1 MiB.

@@ -28,6 +28,14 @@ export function historyList(limit: number, beforeId: number | null): Promise<His
   return call("history_list", { limit, beforeId });
 }
 
+export function markRead(id: number): Promise<void> {
+  return call("mark_read", { id });
+}
+
+export function reply(id: number, text: string): Promise<void> {
+  return call("reply", { id, text });
+}
+
 export function status(): Promise<Snapshot> {
   return call("status");
 }

@@ -3,4 +3,4 @@
 /**
  * What kind of failure an IPC call had.
  */
-export type ErrorCode = "store_unavailable" | "invalid_argument" | "internal";
+export type ErrorCode = "store_unavailable" | "invalid_argument" | "not_found" | "not_connected" | "provider_refused" | "internal";
