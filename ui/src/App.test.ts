@@ -47,7 +47,7 @@ function item(id: number, over: Partial<HistoryItem> = {}): HistoryItem {
 }
 
 const snapshot: Snapshot = {
-  accounts: [{ account: "demo", provider: "daimon", state: { state: "subscribed" }, lastError: null, eventsReceived: 3 }],
+  accounts: [{ account: "demo", provider: "daimon", state: { state: "subscribed" }, lastError: null, eventsReceived: 3, transport: "websocket" }],
   unreadUrgent: 1,
   paused: false,
   demo: true,

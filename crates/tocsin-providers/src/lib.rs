@@ -221,6 +221,10 @@ pub trait Adapter: Send + Sync {
         let _ = (command, request_id);
         Err(format!("{} does not support this action", self.provider()))
     }
+    /// The SSE stream to fall back to when the WebSocket upgrade fails (Prismer).
+    fn sse_plan(&self, _key: &Sensitive<String>) -> Option<ConnectPlan> {
+        None
+    }
     /// Whether the provider delivers what was missed while disconnected (replay or
     /// redelivery). When it does not, a reconnect leaves a visible gap entry.
     fn replays_missed_events(&self) -> bool {

@@ -118,6 +118,12 @@ impl Adapter for Prismer {
         }
     }
 
+    fn sse_plan(&self, key: &Sensitive<String>) -> Option<ConnectPlan> {
+        let base = crate::Endpoint::new(&self.url, self.auth).rest_base();
+        let url = with_query(&format!("{base}/sse"), "token", key.expose());
+        Some(ConnectPlan { log_url: tocsin_secrets::redact_url(&url), url: Sensitive::new(url), headers: Vec::new() })
+    }
+
     fn replays_missed_events(&self) -> bool {
         true
     }

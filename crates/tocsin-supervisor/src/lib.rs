@@ -16,6 +16,7 @@
 //! NATS source for the topic platform, [`run_nats`]).
 
 mod backoff;
+mod sse;
 pub mod nats;
 mod status;
 
@@ -38,6 +39,9 @@ use tocsin_secrets::Sensitive;
 pub use backoff::Backoff;
 pub use nats::{run_nats, NatsConnection};
 pub use status::{AccountStatus, ConnState};
+
+/// How long an SSE fallback session lasts before the WebSocket is tried again.
+pub const SSE_STAY: Duration = Duration::from_secs(300);
 
 /// Default frame and message size limit: 1 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 1 << 20;
@@ -211,7 +215,25 @@ async fn attempt_once(
         Err(_) => {
             return retry(format!("no answer from {} within {} s", plan.log_url, conn.connect_timeout.as_secs()))
         }
-        Ok(Err(e)) => return classify_connect_error(e, &plan.log_url),
+        Ok(Err(e)) => {
+            let ended = classify_connect_error(e, &plan.log_url);
+            // A refused upgrade that is not about the key: use the SSE stream if the
+            // provider has one, for a while, then try the WebSocket again.
+            if let (Ended::Retry { reason, .. }, Some(sse_plan)) = (&ended, conn.adapter.sse_plan(&key)) {
+                if reason.contains("HTTP") {
+                    status.send_modify(|s| s.last_error = Some(format!("{reason}; using the SSE stream instead")));
+                    let outcome = sse::run(http, conn.adapter.as_ref(), &conn.account, sse_plan, SSE_STAY, sink, status, shutdown).await;
+                    status.send_modify(|s| s.transport = "websocket".into());
+                    return match outcome {
+                        sse::SseEnded::Shutdown => Ended::Shutdown,
+                        sse::SseEnded::SinkClosed => Ended::SinkClosed,
+                        sse::SseEnded::Fatal(r) => Ended::Fatal(r),
+                        sse::SseEnded::Retry(r) => Ended::Retry { reason: r, min_delay: None, was_up_for: Duration::ZERO, immediate: false },
+                    };
+                }
+            }
+            return ended;
+        }
         Ok(Ok((ws, _response))) => ws,
     };
     let opened_at = Instant::now();

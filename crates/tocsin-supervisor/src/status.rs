@@ -50,6 +50,8 @@ pub struct AccountStatus {
     pub last_error: Option<String>,
     #[ts(type = "number")]
     pub events_received: u64,
+    /// `websocket`, or `sse` while on a provider's SSE fallback.
+    pub transport: String,
 }
 
 impl AccountStatus {
@@ -60,6 +62,7 @@ impl AccountStatus {
             state: ConnState::Connecting,
             last_error: None,
             events_received: 0,
+            transport: "websocket".into(),
         }
     }
 }

@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -43,6 +43,17 @@ fn nats_server_binary() -> PathBuf {
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Whether a NATS server on `port` sends its INFO line (by then it has counted the
+/// connection, so `/varz` figures read afterwards include it).
+fn greets(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut first = [0u8; 4];
+    stream.read_exact(&mut first).is_ok() && &first == b"INFO"
 }
 
 /// A `nats-server` on 127.0.0.1, killed on drop.
@@ -83,8 +94,7 @@ impl NatsServer {
             if let Some(code) = child.try_wait().unwrap() {
                 panic!("nats-server exited at start ({code}); is port {} taken?", self.port);
             }
-            let ready = |port: u16| TcpStream::connect(("127.0.0.1", port)).is_ok();
-            if ready(self.port) && ready(self.monitor) {
+            if greets(self.port) && TcpStream::connect(("127.0.0.1", self.monitor)).is_ok() {
                 break;
             }
             assert!(Instant::now() < deadline, "nats-server did not listen on {} within 10 s", self.port);
@@ -149,6 +159,10 @@ fn start(url: &str, token: Option<&str>, topics: &[&str]) -> Running {
         let t = Sensitive::from(t);
         Arc::new(move || Ok(t.clone())) as KeySource
     });
+    start_with(url, token, topics)
+}
+
+fn start_with(url: &str, token: Option<KeySource>, topics: &[&str]) -> Running {
     let conn = NatsConnection {
         account: "acct".into(),
         url: url.into(),
@@ -313,8 +327,9 @@ async fn a_message_matching_two_patterns_arrives_once() {
 #[tokio::test]
 async fn invalid_topics_are_refused_before_connecting() {
     let server = NatsServer::start(None);
-    // (The readiness check in `start` is a connection too.)
+    // (The readiness check in `start` counts as a connection.)
     let connections_before = server.varz("total_connections");
+    let subscriptions_before = server.varz("subscriptions"); // the server's own
     let mut r = start(&server.url(), None, &["events.org_1.>", "events.org_1.>.x"]);
     let reason = fatal(&mut r).await;
     assert!(reason.contains("\">\" may only be the last segment"), "{reason}");
@@ -329,7 +344,7 @@ async fn invalid_topics_are_refused_before_connecting() {
 
     // Neither ever connected, let alone subscribed.
     assert_eq!(server.varz("total_connections"), connections_before);
-    assert_eq!(server.varz("subscriptions"), 0);
+    assert_eq!(server.varz("subscriptions"), subscriptions_before);
 }
 
 #[tokio::test]
@@ -358,6 +373,48 @@ async fn token_auth_succeeds_and_a_wrong_token_is_fatal() {
     assert_eq!(server.varz("total_connections"), attempts);
     // The good connection is unaffected.
     assert_eq!(good.status.borrow().state, ConnState::Subscribed);
+}
+
+#[tokio::test]
+async fn the_token_is_read_again_on_reconnect_and_a_refusal_then_is_fatal() {
+    let mut server = NatsServer::start(Some("token-a"));
+    let current = Arc::new(Mutex::new("token-a".to_owned()));
+    let key = current.clone();
+    let source: KeySource = Arc::new(move || Ok(Sensitive::new(key.lock().unwrap().clone())));
+    let mut r = start_with(&server.url(), Some(source), &["events.org_1.>"]);
+    subscribed(&mut r).await;
+
+    // The server's token changes and so does the stored one: async-nats's own
+    // reconnect picks the new one up.
+    server.stop();
+    wait_state(&mut r, |s| matches!(s, ConnState::Reconnecting { .. })).await;
+    *current.lock().unwrap() = "token-b".into();
+    server.token = Some("token-b".into());
+    server.restart();
+    subscribed(&mut r).await;
+    let p = server.publisher().await;
+    publish_event(&p, "rotated", "events.org_1.tasks.task.completed.t1").await;
+    assert_eq!(next_event(&mut r).await.provider_event_id.as_deref(), Some("rotated"));
+    drop(p);
+
+    // The server's token changes but the stored one does not: fatal, no retry loop.
+    server.stop();
+    wait_state(&mut r, |s| matches!(s, ConnState::Reconnecting { .. })).await;
+    server.token = Some("token-c".into());
+    server.restart();
+    let reason = fatal(&mut r).await;
+    assert!(reason.contains("rejected the token"), "{reason}");
+    let attempts = server.varz("total_connections");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(server.varz("total_connections"), attempts, "it kept retrying after a fatal refusal");
+}
+
+#[tokio::test]
+async fn a_token_that_cannot_be_read_is_fatal() {
+    let server = NatsServer::start(Some("token-a"));
+    let source: KeySource = Arc::new(|| Err("the keyring is locked".to_owned()));
+    let mut r = start_with(&server.url(), Some(source), &["events.org_1.>"]);
+    assert_eq!(fatal(&mut r).await, "the keyring is locked");
 }
 
 #[tokio::test]

@@ -410,3 +410,37 @@ async fn prismer_mark_read_over_rest_and_reply_over_the_socket() {
     assert_eq!(sent["payload"]["conversationId"], "conv_42");
     assert_eq!(sent["payload"]["parentId"], "msg_1");
 }
+
+#[tokio::test]
+async fn prismer_falls_back_to_sse_and_returns_to_the_websocket() {
+    let emu = emulator().await;
+    emu.prismer().set_ws_disabled(true);
+    let mut r = start(Provider::Prismer, Endpoint::new(&emu.prismer_url(), AuthMode::Query), KEY, Subscriptions::default());
+    subscribed(&mut r).await;
+    assert_eq!(r.status.borrow().transport, "sse");
+    assert!(r.status.borrow().last_error.as_deref().unwrap().contains("HTTP 503"));
+    emu.prismer().hub.publish(tocsin_emulator::prismer::message_new("sse_1", "conv_1", "usr_x", "over SSE"));
+    let e = next(&mut r).await;
+    assert_eq!(e.dedupe_key, "prismer:message.new:sse_1");
+    assert_eq!(e.text.as_deref(), Some("over SSE"));
+
+    // Later, the WebSocket works again: the supervisor goes back to it.
+    emu.prismer().set_ws_disabled(false);
+    tokio::time::pause();
+    tokio::time::advance(tocsin_supervisor::SSE_STAY + Duration::from_secs(1)).await;
+    tokio::time::resume();
+    tocsin_e2e_wait(|| r.status.borrow().transport == "websocket" && r.status.borrow().state == ConnState::Subscribed).await;
+    emu.prismer().hub.publish(tocsin_emulator::prismer::message_new("ws_1", "conv_1", "usr_x", "over WS"));
+    let e = next(&mut r).await;
+    assert_eq!(e.dedupe_key, "prismer:message.new:ws_1");
+    assert!(e.ack.is_some());
+}
+
+#[tokio::test]
+async fn prismer_sse_with_a_bad_token_is_fatal() {
+    let emu = emulator().await;
+    emu.prismer().set_ws_disabled(true);
+    let mut r = start(Provider::Prismer, Endpoint::new(&emu.prismer_url(), AuthMode::Query), "bad", Subscriptions::default());
+    let reason = fatal(&mut r).await;
+    assert!(reason.contains("Invalid or expired token"), "{reason}");
+}

@@ -44,6 +44,7 @@ describe("overall", () => {
     state,
     lastError: null,
     eventsReceived: 0,
+    transport: "websocket",
   });
   it("sums up the accounts", () => {
     expect(overall(base).label).toBe("No accounts");

@@ -5,4 +5,8 @@ import type { Provider } from "./Provider";
 /**
  * One account's connection, for display.
  */
-export type AccountStatus = { account: string, provider: Provider, state: ConnState, lastError: string | null, eventsReceived: number, };
+export type AccountStatus = { account: string, provider: Provider, state: ConnState, lastError: string | null, eventsReceived: number, 
+/**
+ * `websocket`, or `sse` while on a provider's SSE fallback.
+ */
+transport: string, };
