@@ -72,6 +72,31 @@ impl PrismerState {
         self.ws_disabled.store(disabled, Ordering::SeqCst);
     }
 
+    /// Publishes an event: live to every authenticated connection, and into the
+    /// undelivered queue of every known user with no connection open (the server
+    /// keeps what an offline user missed, up to 100 events for 5 minutes).
+    pub fn publish(&self, frame: Value) {
+        // Under the users lock, so a connection closing at the same moment either
+        // finds the event in its stream or the event finds it gone.
+        let mut users = self.users.lock().unwrap();
+        for u in users.values_mut().filter(|u| u.conns.is_empty()) {
+            let mut f = frame.clone();
+            if !UNTRACKED.contains(&f.get("type").and_then(Value::as_str).unwrap_or("")) {
+                f["ackId"] = json!(format!("ack_{}", self.next_ack.fetch_add(1, Ordering::SeqCst)));
+            }
+            u.undelivered.push_back((Instant::now(), f));
+            while u.undelivered.len() > UNDELIVERED_CAP {
+                u.undelivered.pop_front();
+            }
+        }
+        self.hub.publish(frame);
+    }
+
+    /// Events waiting for redelivery, all users together.
+    pub fn undelivered_total(&self) -> usize {
+        self.users.lock().unwrap().values().map(|u| u.undelivered.len()).sum()
+    }
+
     /// Events waiting for redelivery to `user`.
     pub fn undelivered(&self, user: &str) -> usize {
         self.users.lock().unwrap().get(user).map_or(0, |u| u.undelivered.len())
@@ -83,9 +108,10 @@ impl PrismerState {
         self.hub.accepts(Some(token)).then(|| format!("usr_{:08x}", token.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))))
     }
 
-    fn requeue(&self, user: &str, pending: HashMap<String, Value>) {
-        let mut users = self.users.lock().unwrap();
-        let u = users.entry(user.to_owned()).or_default();
+}
+
+fn requeue_locked(u: &mut User, pending: HashMap<String, Value>) {
+    {
         let mut items: Vec<(u64, Value)> = pending
             .into_iter()
             .map(|(ack, f)| (ack.trim_start_matches("ack_").parse().unwrap_or(0), f))
@@ -98,7 +124,9 @@ impl PrismerState {
             u.undelivered.pop_front();
         }
     }
+}
 
+impl PrismerState {
     fn take_undelivered(&self, user: &str) -> Vec<Value> {
         let mut users = self.users.lock().unwrap();
         let u = users.entry(user.to_owned()).or_default();
@@ -269,10 +297,22 @@ async fn serve(state: Arc<PrismerState>, mut socket: WebSocket, token: Option<St
         }
     }
     if let Some(u) = user {
-        state.requeue(&u, pending);
-        if let Some(entry) = state.users.lock().unwrap().get_mut(&u) {
-            entry.conns.retain(|(id, _)| *id != conn_id);
+        let mut users = state.users.lock().unwrap();
+        let entry = users.entry(u.clone()).or_default();
+        entry.conns.retain(|(id, _)| *id != conn_id);
+        // Published while this connection was attached but never sent: undelivered too.
+        while let Ok(item) = live.try_recv() {
+            if let Outbound::Frame(f) = item {
+                let mut frame = (*f).clone();
+                let ty = frame.get("type").and_then(Value::as_str).unwrap_or("").to_owned();
+                if !UNTRACKED.contains(&ty.as_str()) {
+                    let ack = format!("ack_{}", state.next_ack.fetch_add(1, Ordering::SeqCst));
+                    frame["ackId"] = json!(ack);
+                    pending.insert(ack, frame);
+                }
+            }
         }
+        requeue_locked(entry, pending);
     }
 }
 

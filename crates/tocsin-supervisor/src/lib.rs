@@ -573,12 +573,10 @@ fn classify_connect_error(e: WsError, log_url: &str) -> Ended {
                 401 | 403 => Ended::Fatal(format!(
                     "the server rejected the API key (HTTP {status}{detail}); set a valid key for this account"
                 )),
-                429 => Ended::Retry {
-                    reason: format!("the server refused more connections (HTTP 429{detail}); waiting before retrying"),
-                    min_delay: Some(Duration::from_secs(60)),
-                    was_up_for: Duration::ZERO,
-                    immediate: false,
-                },
+                429 => Ended::Fatal(format!(
+                    "the server refused another connection for this key (HTTP 429{detail}: connection limit); \
+                     close other clients using it, or raise the plan's limit, then reconnect"
+                )),
                 404 => Ended::Fatal(format!("{log_url} does not exist on the server (HTTP 404); check the account URL")),
                 _ => retry(format!("the server answered HTTP {status}{detail}")),
             }

@@ -20,7 +20,10 @@
 //! lost, so every reconnect leaves a gap entry, as for the WebSocket adapter. The
 //! sink is awaited like the WebSocket supervisor's, but the bus cannot be slowed
 //! down: when async-nats's per-subscription buffer (64 Ki messages) overflows it
-//! drops messages, which is reported as a gap and in `last_error`.
+//! drops messages, which is reported as a gap and in `last_error`. Order is kept
+//! per subject, not across subjects that match different patterns. A client given
+//! up while async-nats is reconnecting cannot be stopped from outside; its
+//! reconnect loop is parked (no further connection attempts) instead.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,6 +46,10 @@ use crate::{gap_event, AccountStatus, Backoff, ConnState, KeySource};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the server has to confirm the subscriptions.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
+/// What async-nats is told to wait before its next reconnect attempt once this
+/// client has been given up: async-nats cannot be stopped while it is reconnecting
+/// (dropping the client does not reach its reconnect loop), so it is parked instead.
+const PARKED: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// How many recent deliveries are remembered to drop the copies a message matching
 /// several patterns arrives as (they arrive back to back).
 const RECENT: usize = 1024;
@@ -186,21 +193,41 @@ fn auth_refused(has_token: bool) -> String {
     }
 }
 
-fn options(conn: &NatsConnection, signals: &mpsc::UnboundedSender<Signal>, established: &Arc<AtomicBool>) -> ConnectOptions {
+/// Flags shared with async-nats's callbacks.
+#[derive(Clone, Default)]
+struct Flags {
+    /// The first connect succeeded: later delay callbacks are reconnects.
+    established: Arc<AtomicBool>,
+    /// The client was given up (shutdown, fatal error): never connect again.
+    stopped: Arc<AtomicBool>,
+}
+
+/// Sets [`Flags::stopped`] however [`client_life`] returns.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+fn options(conn: &NatsConnection, signals: &mpsc::UnboundedSender<Signal>, flags: &Flags) -> ConnectOptions {
     let mut options = match &conn.token {
         Some(key) => {
-            let (key, signals) = (key.clone(), signals.clone());
+            let (key, signals, stopped) = (key.clone(), signals.clone(), flags.stopped.clone());
             ConnectOptions::with_auth_callback(move |_nonce| {
-                let read = key();
+                // Not even the key is read once the client has been given up.
+                let read = (!stopped.load(Ordering::SeqCst)).then(|| key());
                 let signals = signals.clone();
                 async move {
                     match read {
-                        Ok(token) => {
+                        None => Err(AuthError::new("stopped")),
+                        Some(Ok(token)) => {
                             let mut auth = Auth::new();
                             auth.token = Some(token.expose().clone());
                             Ok(auth)
                         }
-                        Err(e) => {
+                        Some(Err(e)) => {
                             let _ = signals.send(Signal::KeyError(e.clone()));
                             Err(AuthError::new(e))
                         }
@@ -212,7 +239,7 @@ fn options(conn: &NatsConnection, signals: &mpsc::UnboundedSender<Signal>, estab
     };
     let events = signals.clone();
     let retrying = signals.clone();
-    let established = established.clone();
+    let flags = flags.clone();
     let backoff = conn.backoff;
     options = options
         .name(format!("tocsin ({})", conn.account))
@@ -230,13 +257,16 @@ fn options(conn: &NatsConnection, signals: &mpsc::UnboundedSender<Signal>, estab
         // async-nats counts attempts from 1 after every disconnect: the first is
         // immediate, the next ones follow the account's backoff.
         .reconnect_delay_callback(move |attempts| {
+            if flags.stopped.load(Ordering::SeqCst) {
+                return PARKED;
+            }
             let attempt = u32::try_from(attempts).unwrap_or(u32::MAX);
             let delay = match attempt {
                 0 | 1 => Duration::ZERO,
                 n => backoff.delay(n - 1, rand::random::<f64>()),
             };
             // The first connect also asks (attempt 1); only reconnects are reported.
-            if established.load(Ordering::SeqCst) {
+            if flags.established.load(Ordering::SeqCst) {
                 let _ = retrying.send(Signal::Retrying { attempt, delay });
             }
             delay
@@ -254,8 +284,9 @@ async fn client_life(
     shutdown: &CancellationToken,
 ) -> Ended {
     let (signals_tx, mut signals) = mpsc::unbounded_channel();
-    let established = Arc::new(AtomicBool::new(false));
-    let options = options(conn, &signals_tx, &established);
+    let flags = Flags::default();
+    let _stop = StopOnDrop(flags.stopped.clone());
+    let options = options(conn, &signals_tx, &flags);
     drop(signals_tx);
     let has_token = conn.token.is_some();
     let connected = tokio::select! {
@@ -278,7 +309,7 @@ async fn client_life(
             };
         }
     };
-    established.store(true, Ordering::SeqCst);
+    flags.established.store(true, Ordering::SeqCst);
     let opened_at = Instant::now();
     tracing::info!(account = %conn.account, url = %log_url, "connected to NATS");
     status.send_modify(|s| {

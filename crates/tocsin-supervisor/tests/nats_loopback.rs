@@ -163,13 +163,16 @@ fn start(url: &str, token: Option<&str>, topics: &[&str]) -> Running {
 }
 
 fn start_with(url: &str, token: Option<KeySource>, topics: &[&str]) -> Running {
-    let conn = NatsConnection {
+    start_conn(NatsConnection {
         account: "acct".into(),
         url: url.into(),
         token,
         topics: topics.iter().map(|t| (*t).to_owned()).collect(),
         backoff: Backoff { base: Duration::from_millis(20), cap: Duration::from_millis(100), ..Backoff::default() },
-    };
+    })
+}
+
+fn start_conn(conn: NatsConnection) -> Running {
     let (tx, events) = mpsc::channel(4096);
     let (status_tx, status) = watch::channel(AccountStatus::new("acct", Provider::Bivariant));
     let cancel = CancellationToken::new();
@@ -404,8 +407,10 @@ async fn the_token_is_read_again_on_reconnect_and_a_refusal_then_is_fatal() {
     server.restart();
     let reason = fatal(&mut r).await;
     assert!(reason.contains("rejected the token"), "{reason}");
+    // (An attempt already under way may still land.)
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let attempts = server.varz("total_connections");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(server.varz("total_connections"), attempts, "it kept retrying after a fatal refusal");
 }
 
@@ -501,4 +506,20 @@ async fn an_unreachable_server_is_retried_until_it_comes_up() {
     let p = server.publisher().await;
     publish_event(&p, "late", "events.org_1.tasks.task.completed.t1").await;
     assert_eq!(next_event(&mut r).await.provider_event_id.as_deref(), Some("late"));
+}
+
+#[tokio::test]
+async fn reconnecting_gives_up_after_max_attempts() {
+    let mut server = NatsServer::start(None);
+    let mut r = start_conn(NatsConnection {
+        account: "acct".into(),
+        url: server.url(),
+        token: None,
+        topics: vec!["events.org_1.>".into()],
+        backoff: Backoff { base: Duration::from_millis(20), cap: Duration::from_millis(50), max_attempts: 3, ..Backoff::default() },
+    });
+    subscribed(&mut r).await;
+    server.stop();
+    let reason = fatal(&mut r).await;
+    assert!(reason.starts_with("gave up after 3 attempts"), "{reason}");
 }

@@ -444,3 +444,54 @@ async fn prismer_sse_with_a_bad_token_is_fatal() {
     let reason = fatal(&mut r).await;
     assert!(reason.contains("Invalid or expired token"), "{reason}");
 }
+
+#[tokio::test]
+async fn prismer_a_hundred_drops_with_acks_lose_nothing() {
+    let emu = emulator().await;
+    let mut r = start(Provider::Prismer, Endpoint::new(&emu.prismer_url(), AuthMode::Query), KEY, Subscriptions::default());
+    subscribed(&mut r).await;
+    const TOTAL: usize = 2_000;
+    let prismer = emu.prismer().clone();
+    let publisher = tokio::spawn(async move {
+        for n in 0..TOTAL {
+            prismer.publish(tocsin_emulator::prismer::message_new(&format!("m{n}"), "conv", "usr_x", &format!("n{n}")));
+            if n % 20 == 10 {
+                while prismer.hub.connections() == 0 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                // Let the new connection deliver its redeliveries before breaking it:
+                // the server keeps at most 100 undelivered events per user.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                prismer.hub.drop_connections();
+            }
+            // About one event per millisecond: a reconnect window holds fewer than
+            // the 100 events the server keeps for a user.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    // Act as the engine: commit (here: remember) then acknowledge.
+    let mut seen = std::collections::HashSet::new();
+    let mut redeliveries = 0;
+    while seen.len() < TOTAL {
+        let Ok(Some(e)) = tokio::time::timeout(Duration::from_secs(10), r.events.recv()).await else {
+            let missing: Vec<usize> = (0..TOTAL).filter(|n| !seen.contains(&format!("prismer:message.new:m{n}"))).collect();
+            panic!("{} of {TOTAL} arrived ({redeliveries} redelivered twice); missing {:?}…; {} undelivered at the server; {} acks sent",
+                seen.len(), &missing[..missing.len().min(20)], emu.prismer().undelivered_total(),
+                emu.prismer().hub.commands().iter().filter(|c| c["type"] == "ack").count());
+        };
+        if e.kind == EventKind::Gap {
+            continue;
+        }
+        if !seen.insert(e.dedupe_key.clone()) {
+            assert!(e.replayed, "a second copy is always a marked redelivery: {}", e.dedupe_key);
+            redeliveries += 1;
+        }
+        if let Some(token) = e.ack {
+            r.acks.send(Outgoing::Ack(token)).await.unwrap();
+        }
+    }
+    publisher.await.unwrap();
+    assert!(emu.prismer().hub.total_connections() > 100, "100 drops, each followed by a reconnect");
+    eprintln!("{redeliveries} redeliveries deduplicated");
+}
+
