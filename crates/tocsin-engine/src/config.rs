@@ -99,6 +99,11 @@ impl AccountConfig {
     pub fn provider(&self) -> Provider {
         Provider::parse(&self.provider).expect("validated")
     }
+    /// A topic-platform account reading the NATS bus directly (`nats://` or `tls://`).
+    pub fn is_direct_nats(&self) -> bool {
+        self.provider == "bivariant" && (self.url.starts_with("nats://") || self.url.starts_with("tls://"))
+    }
+
     pub fn endpoint(&self) -> Endpoint {
         Endpoint {
             url: self.url.clone(),
@@ -175,8 +180,20 @@ impl Config {
             if Provider::parse(&a.provider).is_none() {
                 return Err(err("provider", format!("\"{}\" is not one of daimon, agentmail, divinci, prismer, bivariant", a.provider)));
             }
+            if a.is_direct_nats() {
+                if a.topics.is_empty() {
+                    return Err(err("topics", "a direct NATS account needs at least one topic pattern".into()));
+                }
+                for t in &a.topics {
+                    tocsin_providers::topics::validate(t, None).map_err(|e| err("topics", e.to_string()))?;
+                }
+                continue;
+            }
             if !(a.url.starts_with("wss://") || a.url.starts_with("ws://")) {
-                return Err(err("url", format!("\"{}\" must start with wss:// (or ws:// for a local server)", a.url)));
+                return Err(err(
+                    "url",
+                    format!("\"{}\" must start with wss:// (or ws:// for a local server; nats:// for the topic platform's bus)", a.url),
+                ));
             }
             if a.url.contains("key=") || a.url.contains("token=") || a.url.contains("api_key=") {
                 return Err(err("url", "must not contain a key; store keys with `tocsin key set`".into()));
@@ -234,6 +251,16 @@ mod tests {
         assert!(e.contains("account 2") && e.contains("name"), "{e}");
         let e = bad("[[accounts]]\nname='a b'\nprovider='daimon'\nurl='wss://x'\n");
         assert!(e.contains("name"), "{e}");
+    }
+
+    #[test]
+    fn direct_nats_accounts() {
+        let c = Config::parse("[[accounts]]\nname='bus'\nprovider='bivariant'\nurl='nats://127.0.0.1:4222'\ntopics=['events.org_1.>']\n", "t").unwrap();
+        assert!(c.accounts[0].is_direct_nats());
+        let e = Config::parse("[[accounts]]\nname='bus'\nprovider='bivariant'\nurl='nats://h'\ntopics=['events.org_1.>.x']\n", "t").unwrap_err();
+        assert!(e.to_string().contains("topics"), "{e}");
+        let e = Config::parse("[[accounts]]\nname='bus'\nprovider='daimon'\nurl='nats://h'\n", "t").unwrap_err();
+        assert!(e.to_string().contains("url"), "{e}");
     }
 
     #[test]

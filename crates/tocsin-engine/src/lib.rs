@@ -134,6 +134,11 @@ impl Engine {
         let demo = options.force_demo || options.config.accounts.is_empty();
         let mut emulator = None;
         let mut ackers = std::collections::HashMap::new();
+        let nats_accounts: Vec<&AccountConfig> = if demo {
+            Vec::new()
+        } else {
+            options.config.accounts.iter().filter(|a| a.is_direct_nats()).collect()
+        };
         let connections: Vec<Connection> = if demo {
             let (outgoing_tx, outgoing) = mpsc::channel(OUTGOING_QUEUE);
             let (emu, conn) = demo::start(options.demo_interval, outgoing).await.map_err(EngineError::Demo)?;
@@ -142,7 +147,7 @@ impl Engine {
             vec![conn]
         } else {
             let mut out = Vec::new();
-            for account in &options.config.accounts {
+            for account in options.config.accounts.iter().filter(|a| !a.is_direct_nats()) {
                 let (outgoing_tx, outgoing) = mpsc::channel(OUTGOING_QUEUE);
                 ackers.insert(account.name.clone(), outgoing_tx);
                 out.push(connection_for(account, &store, outgoing).await?);
@@ -156,6 +161,12 @@ impl Engine {
         for c in &connections {
             let (tx, rx) = watch::channel(AccountStatus::new(&c.account, c.adapter.provider()));
             status_senders.push(tx);
+            statuses.push(rx);
+        }
+        let mut nats_status = Vec::new();
+        for a in &nats_accounts {
+            let (tx, rx) = watch::channel(AccountStatus { transport: "nats".into(), ..AccountStatus::new(&a.name, a.provider()) });
+            nats_status.push(tx);
             statuses.push(rx);
         }
         let unread = store.unread_count(Tier::Urgent).await?;
@@ -182,6 +193,26 @@ impl Engine {
                 }
             });
             supervisors.push(tokio::spawn(tocsin_supervisor::run(conn, event_tx.clone(), status_tx, cancel.clone())));
+        }
+        for (account, status_tx) in nats_accounts.into_iter().zip(nats_status) {
+            let mut rx = status_tx.subscribe();
+            let s = shared.clone();
+            tokio::spawn(async move {
+                while rx.changed().await.is_ok() {
+                    s.touch();
+                }
+            });
+            let name = account.name.clone();
+            let keys = KeyStore::new();
+            let token: KeySource = Arc::new(move || keys.get(&name).map_err(|e| e.to_string()));
+            let conn = tocsin_supervisor::nats::NatsConnection {
+                account: account.name.clone(),
+                url: account.url.clone(),
+                token: (account.auth != tocsin_providers::AuthMode::Query).then_some(token),
+                topics: account.topics.clone(),
+                backoff: account.backoff.to_backoff(),
+            };
+            supervisors.push(tokio::spawn(tocsin_supervisor::nats::run_nats(conn, event_tx.clone(), status_tx, cancel.clone())));
         }
         drop(event_tx);
         let status_task = tokio::spawn(snapshot::publish_loop(shared.clone(), cancel.clone()));

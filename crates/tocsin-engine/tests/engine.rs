@@ -203,3 +203,82 @@ async fn mark_read_goes_to_the_provider_then_the_history() {
     engine.shutdown().await;
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn one_account_of_each_provider_connects_and_stores() {
+    let key = "key_five_providers";
+    let emu = Emulator::bind(([127, 0, 0, 1], 0).into(), EmulatorConfig { keys: vec![key.into()], ..Default::default() })
+        .await
+        .unwrap();
+    for name in ["d5", "a5", "p5", "c5", "b5"] {
+        std::env::set_var(tocsin_secrets::env_var_name(name), key);
+    }
+    let toml = format!(
+        r#"
+[[accounts]]
+name = "d5"
+provider = "daimon"
+url = "{daimon}"
+[[accounts]]
+name = "a5"
+provider = "agentmail"
+url = "{agentmail}"
+auth = "query"
+[[accounts]]
+name = "p5"
+provider = "prismer"
+url = "{prismer}"
+auth = "frame"
+[[accounts]]
+name = "c5"
+provider = "divinci"
+url = "{divinci}"
+auth = "token"
+[[accounts]]
+name = "b5"
+provider = "bivariant"
+url = "{bivariant}"
+topics = ["events.org_123.>"]
+"#,
+        daimon = emu.daimon_url(),
+        agentmail = emu.agentmail_url(),
+        prismer = emu.prismer_url(),
+        divinci = emu.divinci_chat_url("thr_5"),
+        bivariant = emu.bivariant_url()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let options = EngineOptions {
+        config: Config::parse(&toml, "test").unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        force_demo: false,
+        demo_interval: Duration::from_secs(1),
+    };
+    let engine = Engine::start(options, Arc::new(Recorder::default())).await.unwrap();
+    wait_until(|| engine.snapshot().accounts.iter().all(|a| a.state == ConnState::Subscribed)).await;
+    assert_eq!(engine.snapshot().accounts.len(), 5);
+    emu.daimon().publish(mail("five-d", "from daimon", &[]));
+    emu.agentmail().publish(tocsin_emulator::agentmail::message_received("five-a", "x@agentmail.to", "a@b.c", "from agentmail", "t", &[]));
+    emu.prismer().publish(tocsin_emulator::prismer::message_new("five-p", "conv", "usr_other", "from prismer"));
+    emu.divinci().publish(tocsin_emulator::divinci::message_created("five-c", "thr_5", "from the chat sdk"));
+    emu.bivariant().publish(tocsin_emulator::bivariant::message_posted("five-b", "conv_5", "from the topic platform"));
+    wait_until(|| engine.snapshot().accounts.iter().all(|a| a.events_received >= 1)).await;
+    let mut items = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            items = engine.history(10, None).await.unwrap();
+            if items.len() >= 5 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let mut providers: Vec<&str> = items.iter().map(|i| i.provider.as_str()).collect();
+    providers.sort();
+    assert_eq!(providers, ["agentmail", "bivariant", "daimon", "divinci", "prismer"]);
+    // Prismer events were acknowledged after the commit.
+    wait_until(|| emu.prismer().hub.commands().iter().any(|c| c["type"] == "ack")).await;
+    engine.shutdown().await;
+    emu.shutdown().await;
+}
