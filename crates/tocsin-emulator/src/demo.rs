@@ -1,7 +1,11 @@
-//! Demo traffic: a realistic mix of daimon.email events, a few seconds apart.
+//! Demo traffic: a realistic mix of events for every emulated provider, a few
+//! seconds apart.
 //!
-//! Mostly ordinary mail; some with `[URGENT]` in the subject or the `priority`
-//! label; now and then a bounce or a complaint. Deterministic for a given seed.
+//! daimon.email carries most of it: ordinary mail, some with `[URGENT]` in the
+//! subject or the `priority` label, now and then a bounce or a complaint. AgentMail
+//! mail (and the odd spam), Prismer chat messages, Chat SDK assistant replies and
+//! topic-platform messages and notifications (some urgent) fill in the rest.
+//! Deterministic for a given seed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,8 +65,22 @@ const URGENT: [(&str, &str); 5] = [
     ("Security: new sign-in from unknown device", "A new sign-in to the admin console from 203.0.113.7 was not recognised. Review it now."),
 ];
 
+/// Where demo events go.
+pub struct DemoTargets {
+    pub daimon: Arc<DaimonState>,
+    pub agentmail: Arc<crate::Hub>,
+    pub prismer: Arc<crate::PrismerState>,
+    pub divinci: Arc<crate::Hub>,
+    pub bivariant: Arc<crate::Hub>,
+    /// Makes ids unique across runs.
+    pub id_prefix: String,
+}
+
+/// The Chat SDK thread and topic-platform org the demo streams to.
+pub const DEMO_THREAD: &str = "thr_demo";
+
 /// Publishes demo events until `cancel` fires or the limit is reached.
-pub async fn run(state: Arc<DaimonState>, config: DemoConfig, cancel: CancellationToken) {
+pub async fn run(targets: DemoTargets, config: DemoConfig, cancel: CancellationToken) {
     let mut rng = StdRng::seed_from_u64(config.seed);
     let mut n: u64 = 0;
     loop {
@@ -75,8 +93,63 @@ pub async fn run(state: Arc<DaimonState>, config: DemoConfig, cancel: Cancellati
             _ = tokio::time::sleep(gap) => {}
         }
         n += 1;
-        state.publish(demo_event(&mut rng, n));
+        let id = format!("{}{n:06}", targets.id_prefix);
+        match rng.random_range(0..100u32) {
+            0..=54 => {
+                targets.daimon.publish(demo_event(&mut rng, n));
+            }
+            55..=67 => targets.agentmail.publish(agentmail_event(&mut rng, &id)),
+            68..=79 => targets.prismer.publish(prismer_event(&mut rng, &id)),
+            80..=89 => targets.divinci.publish(crate::divinci::message_created(&id, DEMO_THREAD, pick(&mut rng, &ASSISTANT))),
+            _ => targets.bivariant.publish(bivariant_event(&mut rng, &id)),
+        }
     }
+}
+
+fn pick<'a>(rng: &mut impl Rng, items: &[&'a str]) -> &'a str {
+    items[rng.random_range(0..items.len())]
+}
+
+const ASSISTANT: [&str; 4] = [
+    "I've drafted the refund email for order #4471; it's waiting for your approval.",
+    "The nightly import finished: 12,408 rows, 3 rejected (see attached report).",
+    "Summary of today's support queue: 38 new, 31 resolved, 2 escalated.",
+    "I couldn't reach the billing API for the last 10 minutes; retrying with backoff.",
+];
+
+fn agentmail_event(rng: &mut impl Rng, id: &str) -> Value {
+    let (subject, text) = NORMAL[rng.random_range(0..NORMAL.len())];
+    let mut frame = crate::agentmail::message_received(id, "agent@agentmail.to", pick(rng, &SENDERS), subject, text, &["received", "unread"]);
+    if rng.random_range(0..10) == 0 {
+        frame["event_type"] = json!("message.received.spam");
+        frame["message"]["subject"] = json!("You have won a gift card!!!");
+    }
+    frame
+}
+
+fn prismer_event(rng: &mut impl Rng, id: &str) -> Value {
+    let lines = ["Deploy of api-gateway 2.14 finished in eu-west.", "Can someone review PR #812 before 3pm?",
+                 "@tocsin the staging database is read-only again", "Standup moved to 10:15 today."];
+    crate::prismer::message_new(id, "conv_ops_room", pick(rng, &["usr_maya", "usr_jonas", "usr_priya"]), pick(rng, &lines))
+}
+
+fn bivariant_event(rng: &mut impl Rng, id: &str) -> Value {
+    if rng.random_range(0..3) == 0 {
+        let (priority, title, body) = if rng.random_range(0..3) == 0 {
+            ("urgent", "Task failed: nightly billing export", "The flow run failed 3 times; customers will not be invoiced.")
+        } else {
+            ("normal", "Task completed: weekly digest", "Sent to 1,204 subscribers.")
+        };
+        return json!({"type": "notification", "notification": {"id": id, "event": "task.completed",
+            "topic": format!("events.{}.tasks.task.completed.task_{id}", crate::bivariant::ORG),
+            "priority": priority, "title": title, "body": body, "createdAt": format_ms(now_ms())}});
+    }
+    crate::bivariant::message_posted(id, pick(rng, &["conv_support", "conv_sales"]), pick(rng, &[
+        "Hi, my invoice shows the wrong VAT number.", "Is the Pro plan available for 3 seats?", "Thanks, that fixed it!"]))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// The `n`th demo event.

@@ -169,7 +169,15 @@ impl Emulator {
             }
         }));
         if let Some(demo) = config.demo.clone() {
-            tasks.push(tokio::spawn(demo::run(daimon.clone(), demo, cancel.clone())));
+            let targets = demo::DemoTargets {
+                daimon: daimon.clone(),
+                agentmail: state.agentmail.clone(),
+                prismer: state.prismer.clone(),
+                divinci: state.divinci.clone(),
+                bivariant: state.bivariant.clone(),
+                id_prefix: config.event_id_prefix.clone(),
+            };
+            tasks.push(tokio::spawn(demo::run(targets, demo, cancel.clone())));
         }
         tracing::info!(%addr, "emulator listening");
         Ok(Emulator { addr, state, cancel, tasks })

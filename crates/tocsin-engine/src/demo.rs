@@ -1,24 +1,31 @@
 //! The demo profile: an in-process emulator on a random loopback port streaming
-//! demo mail, and one daimon.email account connected to it over a real WebSocket
-//! with Bearer auth and a fresh random key.
+//! demo traffic, and one account per provider connected to it over real
+//! WebSockets (daimon Bearer, AgentMail Bearer, Prismer token, Chat SDK ticket,
+//! topic platform Bearer) with a fresh random key.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
+use tokio::sync::mpsc;
 use tocsin_emulator::{DemoConfig, Emulator, EmulatorConfig};
 use tocsin_model::Provider;
 use tocsin_providers::{AuthMode, Endpoint, Subscriptions};
 use tocsin_secrets::Sensitive;
 use tocsin_supervisor::{Backoff, Connection, KeySource, Outgoing, DEFAULT_MAX_FRAME};
 
-/// The demo account's name.
-pub const DEMO_ACCOUNT: &str = "demo";
+/// The demo accounts: (name, provider, auth).
+const DEMO_ACCOUNTS: [(&str, Provider, AuthMode); 5] = [
+    ("demo-mail", Provider::Daimon, AuthMode::Bearer),
+    ("demo-agentmail", Provider::AgentMail, AuthMode::Bearer),
+    ("demo-prismer", Provider::Prismer, AuthMode::Query),
+    ("demo-chat", Provider::Divinci, AuthMode::Token),
+    ("demo-topics", Provider::Bivariant, AuthMode::Bearer),
+];
 
-pub(crate) async fn start(
-    interval: Duration,
-    outgoing: tokio::sync::mpsc::Receiver<Outgoing>,
-) -> std::io::Result<(Emulator, Connection)> {
+/// Starts the emulator and one connection per demo account, each with the sender
+/// of its outgoing channel.
+pub(crate) async fn start(interval: Duration) -> std::io::Result<(Emulator, Vec<(Connection, mpsc::Sender<Outgoing>)>)> {
     let mut rng = rand::rng();
     let key = format!("dm_free_demo_{:016x}", rng.random::<u64>());
     let run_id: u32 = rng.random();
@@ -30,21 +37,38 @@ pub(crate) async fn start(
         ..EmulatorConfig::default()
     };
     let emulator = Emulator::bind(([127, 0, 0, 1], 0).into(), config).await?;
-    let endpoint = Endpoint::new(&emulator.daimon_url(), AuthMode::Bearer);
-    let adapter = tocsin_providers::adapter_for(Provider::Daimon, &endpoint, &Subscriptions::default())
-        .expect("daimon is supported");
     let key = Sensitive::new(key);
-    let key_source: KeySource = Arc::new(move || Ok(key.clone()));
-    let conn = Connection {
-        account: DEMO_ACCOUNT.to_owned(),
-        adapter: Arc::from(adapter),
-        key: key_source,
-        backoff: Backoff { base: Duration::from_millis(250), cap: Duration::from_secs(5), ..Backoff::default() },
-        max_frame_bytes: DEFAULT_MAX_FRAME,
-        connect_timeout: Duration::from_secs(5),
-        resume: None,
-        outgoing,
-        rest_base: endpoint.rest_base(),
-    };
-    Ok((emulator, conn))
+    let mut out = Vec::new();
+    for (name, provider, auth) in DEMO_ACCOUNTS {
+        let (url, subscriptions) = match provider {
+            Provider::Daimon => (emulator.daimon_url(), Subscriptions::default()),
+            Provider::AgentMail => (emulator.agentmail_url(), Subscriptions::default()),
+            Provider::Prismer => (emulator.prismer_url(), Subscriptions::default()),
+            Provider::Divinci => (emulator.divinci_chat_url(tocsin_emulator::demo::DEMO_THREAD), Subscriptions::default()),
+            Provider::Bivariant => (
+                emulator.bivariant_url(),
+                Subscriptions { topics: vec![format!("events.{}.>", tocsin_emulator::bivariant::ORG)], ..Default::default() },
+            ),
+        };
+        let endpoint = Endpoint::new(&url, auth);
+        let adapter = tocsin_providers::adapter_for(provider, &endpoint, &subscriptions).expect("demo accounts are valid");
+        let key = key.clone();
+        let key_source: KeySource = Arc::new(move || Ok(key.clone()));
+        let (tx, outgoing) = mpsc::channel(8192);
+        out.push((
+            Connection {
+                account: name.to_owned(),
+                adapter: Arc::from(adapter),
+                key: key_source,
+                backoff: Backoff { base: Duration::from_millis(250), cap: Duration::from_secs(5), ..Backoff::default() },
+                max_frame_bytes: DEFAULT_MAX_FRAME,
+                connect_timeout: Duration::from_secs(5),
+                resume: None,
+                outgoing,
+                rest_base: endpoint.rest_base(),
+            },
+            tx,
+        ));
+    }
+    Ok((emulator, out))
 }

@@ -140,11 +140,15 @@ impl Engine {
             options.config.accounts.iter().filter(|a| a.is_direct_nats()).collect()
         };
         let connections: Vec<Connection> = if demo {
-            let (outgoing_tx, outgoing) = mpsc::channel(OUTGOING_QUEUE);
-            let (emu, conn) = demo::start(options.demo_interval, outgoing).await.map_err(EngineError::Demo)?;
-            ackers.insert(conn.account.clone(), outgoing_tx);
+            let (emu, conns) = demo::start(options.demo_interval).await.map_err(EngineError::Demo)?;
             emulator = Some(emu);
-            vec![conn]
+            conns
+                .into_iter()
+                .map(|(conn, tx)| {
+                    ackers.insert(conn.account.clone(), tx);
+                    conn
+                })
+                .collect()
         } else {
             let mut out = Vec::new();
             for account in options.config.accounts.iter().filter(|a| !a.is_direct_nats()) {

@@ -174,7 +174,9 @@ async fn the_demo_profile_streams_into_the_history() {
     let engine = Engine::start(options, Arc::new(Recorder::default())).await.unwrap();
     assert!(engine.snapshot().demo);
     assert!(engine.demo_emulator_addr().unwrap().ip().is_loopback());
-    wait_until(|| engine.snapshot().accounts[0].events_received >= 20).await;
+    assert_eq!(engine.snapshot().accounts.len(), 5, "one demo account per provider");
+    wait_until(|| engine.snapshot().accounts.iter().all(|a| a.state == ConnState::Subscribed)).await;
+    wait_until(|| engine.snapshot().accounts.iter().all(|a| a.events_received >= 3)).await;
     engine.shutdown().await;
     let store = tocsin_store::Store::open(&dir.path().join("history.db")).await.unwrap();
     assert!(store.count().await.unwrap() >= 20);
