@@ -68,7 +68,8 @@ describe("lists", () => {
   it("titles fall back to the provider type", () => {
     expect(title(item(1, { subject: null, kind: "message_bounced", providerType: "message.bounced" }))).toBe("Delivery failed");
     expect(title(item(1, { subject: null, kind: "other", providerType: "inbox.archived" }))).toBe("inbox.archived");
-    expect(title(item(1, { subject: "  " }))).toBe("message.received");
+    expect(title(item(1, { subject: "  " }))).toBe("Message from a@b.c");
+    expect(title(item(1, { subject: null, sender: null }))).toBe("New message");
   });
 
   it("formats relative times", () => {

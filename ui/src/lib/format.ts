@@ -62,6 +62,10 @@ const KIND_TITLES: Partial<Record<HistoryItem["kind"], string>> = {
 /** The row title: the subject, else what happened in words, else the provider's type. */
 export function title(item: HistoryItem): string {
   if (item.subject && item.subject.trim()) return item.subject;
+  if (item.kind === "message_received" || item.kind === "message_sent") {
+    const who = item.sender?.trim();
+    return who ? `Message from ${who}` : "New message";
+  }
   return KIND_TITLES[item.kind] ?? item.providerType;
 }
 
