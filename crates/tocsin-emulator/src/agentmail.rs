@@ -151,6 +151,37 @@ async fn serve(state: AgentMailState, mut socket: WebSocket) {
     }
 }
 
+/// `GET /v0/inboxes/{inbox_id}/messages?after=<ISO>&ascending=true`: the inbox's
+/// received messages after a time, as the REST API lists them (`{"count","messages"}`).
+pub(crate) async fn list_messages(
+    State(state): State<AgentMailState>,
+    headers: HeaderMap,
+    Path(inbox_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !state.hub.accepts(bearer(&headers).as_deref()) {
+        return unauthorized();
+    }
+    state.hub.record(json!({"rest": "GET messages", "inbox_id": inbox_id, "query": query}));
+    let after = query.get("after").cloned().unwrap_or_default();
+    let mut messages: Vec<Value> = state
+        .hub
+        .history()
+        .into_iter()
+        .filter(|f| f.get("event_type").and_then(Value::as_str).is_some_and(|t| t.starts_with("message.received")))
+        .filter_map(|f| f.get("message").cloned())
+        .filter(|m| m.get("inbox_id").and_then(Value::as_str) == Some(inbox_id.as_str()))
+        // RFC 3339 UTC strings of one format compare in time order.
+        .filter(|m| m.get("timestamp").and_then(Value::as_str).is_some_and(|t| t > after.as_str()))
+        .collect();
+    if query.get("ascending").map(String::as_str) != Some("true") {
+        messages.reverse();
+    }
+    let limit = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100usize);
+    messages.truncate(limit);
+    Json(json!({"count": messages.len(), "messages": messages})).into_response()
+}
+
 /// A `message.received` event frame, shaped as the SDK's `MessageReceivedEvent`.
 pub fn message_received(event_id: &str, inbox: &str, from: &str, subject: &str, text: &str, labels: &[&str]) -> Value {
     let now = crate::demo::format_ms(

@@ -30,7 +30,12 @@ pub struct Hub {
     commands: Mutex<Vec<Value>>,
     /// Half-open: stop reading client frames and answering pings, send nothing.
     silent: AtomicBool,
+    /// The last published frames, for REST listings (backfill).
+    history: Mutex<std::collections::VecDeque<Arc<Value>>>,
 }
+
+/// Published frames kept for REST listings.
+const HISTORY_CAP: usize = 10_000;
 
 impl Hub {
     pub fn new(keys: &[String]) -> Arc<Hub> {
@@ -44,6 +49,7 @@ impl Hub {
             published: AtomicU64::new(0),
             commands: Mutex::new(Vec::new()),
             silent: AtomicBool::new(false),
+            history: Mutex::new(std::collections::VecDeque::new()),
         })
     }
 
@@ -62,7 +68,20 @@ impl Hub {
     /// Sends `frame` to every connection whose subscription matches it.
     pub fn publish(&self, frame: Value) {
         self.published.fetch_add(1, Ordering::SeqCst);
-        let _ = self.live.send(Outbound::Frame(Arc::new(frame)));
+        let frame = Arc::new(frame);
+        {
+            let mut h = self.history.lock().unwrap();
+            h.push_back(frame.clone());
+            while h.len() > HISTORY_CAP {
+                h.pop_front();
+            }
+        }
+        let _ = self.live.send(Outbound::Frame(frame));
+    }
+
+    /// Every frame published so far (the last 10 000), oldest first.
+    pub fn history(&self) -> Vec<Arc<Value>> {
+        self.history.lock().unwrap().iter().cloned().collect()
     }
 
     /// Sends `text` verbatim to every connection (for malformed or oversized frames).

@@ -134,6 +134,7 @@ impl Emulator {
                 Router::new()
                     .route("/v0", get(agentmail::upgrade))
                     .route("/v0/inboxes/{inbox}/messages/{message}", axum::routing::patch(agentmail::patch_message))
+                    .route("/v0/inboxes/{inbox}/messages", get(agentmail::list_messages))
                     .with_state(agentmail_state),
             )
             .merge(Router::new().route("/v1/ws", get(bivariant::upgrade)).with_state(bivariant_state))

@@ -102,6 +102,29 @@ impl Adapter for AgentMail {
         }
     }
 
+    fn backfill(&self, since_ms: i64) -> Vec<String> {
+        let after = crate::percent_encode(&crate::time::format_rfc3339_ms(since_ms));
+        self.subscriptions
+            .inboxes
+            .iter()
+            .map(|i| format!("/v0/inboxes/{}/messages?after={after}&ascending=true&limit=100", crate::percent_encode(i)))
+            .collect()
+    }
+
+    fn decode_backfill(&self, session: &Session, body: &[u8], received_at_ms: i64) -> Result<Vec<Event>, DecodeError> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| DecodeError(format!("AgentMail message list is not JSON ({e})")))?;
+        let messages = v.get("messages").and_then(Value::as_array).ok_or_else(|| DecodeError("no \"messages\" in the list".into()))?;
+        Ok(messages
+            .iter()
+            .map(|m| {
+                let frame = json!({"type": "event", "event_type": "message.received", "message": m, "source": "rest_backfill"});
+                let mut e = decode_event(&session.account, "message.received", &frame, &frame.to_string(), received_at_ms);
+                e.replayed = true;
+                e
+            })
+            .collect())
+    }
+
     fn heartbeat(&self) -> Heartbeat {
         // The server's ping interval is unknown: ping every 30 s, and a missing pong
         // within the next 30 s means the connection is dead.
@@ -172,9 +195,14 @@ fn kind_of(event_type: &str) -> EventKind {
 fn decode_event(account: &str, event_type: &str, frame: &Value, text: &str, received_at_ms: i64) -> Event {
     let kind = kind_of(event_type);
     let event_id = string_at(frame, &["event_id"]);
-    let dedupe_key = match &event_id {
-        Some(id) => format!("agentmail:{id}"),
-        None => format!("agentmail:fp:{}", fingerprint(text)),
+    // Received mail dedupes on (inbox, message id), which the WebSocket event and a
+    // REST backfill of the same message share; everything else on the event id.
+    let received_message = kind == EventKind::MessageReceived;
+    let msg_key = frame.get("message").and_then(|m| Some((string_at(m, &["inbox_id"])?, string_at(m, &["message_id"])?)));
+    let dedupe_key = match (&event_id, msg_key) {
+        (_, Some((inbox, message))) if received_message => format!("agentmail:msg:{inbox}:{message}"),
+        (Some(id), _) => format!("agentmail:{id}"),
+        (None, _) => format!("agentmail:fp:{}", fingerprint(text)),
     };
     let payload_key = ["message", "send", "delivery", "bounce", "complaint", "reject", "open", "domain", "calendar_event"]
         .into_iter()
@@ -311,7 +339,7 @@ mod tests {
     #[test]
     fn decodes_message_received() {
         let e = event(RECEIVED);
-        assert_eq!(e.dedupe_key, "agentmail:evt_2f9c");
+        assert_eq!(e.dedupe_key, "agentmail:msg:agent@agentmail.to:<CAF@mail.gmail.com>");
         assert_eq!(e.kind, EventKind::MessageReceived);
         assert_eq!(e.provider_type, "message.received");
         assert_eq!(e.inbox.as_deref(), Some("agent@agentmail.to"));
@@ -387,6 +415,25 @@ mod tests {
         assert!(decode("a", "{}", 0).is_err());
         assert!(decode("a", r#"{"type":"event"}"#, 0).is_err());
         assert!(decode("a", "nope", 0).is_err());
+    }
+
+    #[test]
+    fn backfill_lists_each_inbox_and_dedupes_with_live_events() {
+        let subs = Subscriptions { inboxes: vec!["agent@agentmail.to".into()], ..Default::default() };
+        let a = AgentMail::new("ws://h/v0", AuthMode::Bearer, None, subs);
+        assert_eq!(
+            a.backfill(1_773_657_045_123),
+            ["/v0/inboxes/agent%40agentmail.to/messages?after=2026-03-16T10%3A30%3A45.123Z&ascending=true&limit=100"]
+        );
+        let live = event(RECEIVED);
+        let msg: Value = serde_json::from_str::<Value>(RECEIVED).unwrap()["message"].clone();
+        let body = json!({"count": 1, "messages": [msg]}).to_string();
+        let session = Session { account: "mail".into(), user_id: None };
+        let back = a.decode_backfill(&session, body.as_bytes(), 2).unwrap();
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].dedupe_key, live.dedupe_key);
+        assert!(back[0].replayed);
+        assert!(a.decode_backfill(&session, b"nope", 0).is_err());
     }
 
     #[test]

@@ -221,6 +221,15 @@ pub trait Adapter: Send + Sync {
         let _ = (command, request_id);
         Err(format!("{} does not support this action", self.provider()))
     }
+    /// REST paths (GET, Bearer key) that list what was missed since `since_ms`,
+    /// for providers without replay that offer a listing (AgentMail).
+    fn backfill(&self, _since_ms: i64) -> Vec<String> {
+        Vec::new()
+    }
+    /// Decodes the body of a [`Adapter::backfill`] answer into events.
+    fn decode_backfill(&self, _session: &Session, _body: &[u8], _received_at_ms: i64) -> Result<Vec<Event>, DecodeError> {
+        Ok(Vec::new())
+    }
     /// The SSE stream to fall back to when the WebSocket upgrade fails (Prismer).
     fn sse_plan(&self, _key: &Sensitive<String>) -> Option<ConnectPlan> {
         None

@@ -40,6 +40,9 @@ pub use backoff::Backoff;
 pub use nats::{run_nats, NatsConnection};
 pub use status::{AccountStatus, ConnState};
 
+/// How far before a disconnect REST backfill starts.
+pub const BACKFILL_OVERLAP_MS: i64 = 60_000;
+
 /// How long an SSE fallback session lasts before the WebSocket is tried again.
 pub const SSE_STAY: Duration = Duration::from_secs(300);
 
@@ -250,7 +253,10 @@ async fn attempt_once(
     } else if let Err(reason) = opened(conn, &mut ws, resume.as_deref(), status).await {
         return retry(reason);
     }
-    if !conn.adapter.expects_subscribe_ack() && !conn.adapter.expects_auth_ack() && note_gap(conn, down_since, sink).await.is_err() {
+    if !conn.adapter.expects_subscribe_ack()
+        && !conn.adapter.expects_auth_ack()
+        && note_gap(conn, http, &session, down_since, sink).await.is_err()
+    {
         return Ended::SinkClosed;
     }
     let heartbeat = conn.adapter.heartbeat();
@@ -397,7 +403,7 @@ async fn attempt_once(
                 }
                 Control::Subscribed => {
                     set_state(status, ConnState::Subscribed);
-                    if note_gap(conn, down_since, sink).await.is_err() {
+                    if note_gap(conn, http, &session, down_since, sink).await.is_err() {
                         return Ended::SinkClosed;
                     }
                 }
@@ -433,6 +439,28 @@ async fn attempt_once(
             Err(e) => tracing::warn!(account = %conn.account, "ignored a frame that could not be decoded: {e}"),
         }
     }
+}
+
+/// Runs the backfill listings and decodes them.
+async fn backfill(conn: &Connection, http: &reqwest::Client, session: &Session, paths: &[String]) -> Result<Vec<Event>, String> {
+    let key = (conn.key)()?;
+    let mut out = Vec::new();
+    for path in paths {
+        let url = format!("{}{path}", conn.rest_base);
+        let log_url = tocsin_secrets::redact_url(&url);
+        let response = http
+            .get(&url)
+            .bearer_auth(key.expose())
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach {log_url}: {}", e.without_url()))?;
+        if !response.status().is_success() {
+            return Err(format!("{log_url} answered HTTP {}", response.status().as_u16()));
+        }
+        let body = response.bytes().await.map_err(|e| e.without_url().to_string())?;
+        out.extend(conn.adapter.decode_backfill(session, &body, now_ms()).map_err(|e| e.to_string())?);
+    }
+    Ok(out)
 }
 
 /// A REST command with the account's key.
@@ -511,11 +539,35 @@ async fn opened(
     Ok(())
 }
 
-/// After a reconnect to a provider that cannot replay, the history gets a gap entry
-/// covering the time the connection was down.
-async fn note_gap(conn: &Connection, down_since: &mut Option<i64>, sink: &mpsc::Sender<Event>) -> Result<(), ()> {
+/// After a reconnect to a provider that cannot replay: fetch what was missed over
+/// REST where the provider lists it; otherwise (or if that fails) the history gets
+/// a gap entry covering the time the connection was down.
+async fn note_gap(
+    conn: &Connection,
+    http: &reqwest::Client,
+    session: &Session,
+    down_since: &mut Option<i64>,
+    sink: &mpsc::Sender<Event>,
+) -> Result<(), ()> {
     if conn.adapter.replays_missed_events() {
         return Ok(());
+    }
+    let Some(from) = *down_since else { return Ok(()) };
+    // From a minute before the drop was noticed: the server may have stopped sending
+    // earlier than the client could tell. Overlap is harmless (the history dedupes).
+    let paths = conn.adapter.backfill(from - BACKFILL_OVERLAP_MS);
+    if !paths.is_empty() {
+        match backfill(conn, http, session, &paths).await {
+            Ok(events) => {
+                tracing::info!(account = %conn.account, count = events.len(), "backfilled over REST after a reconnect");
+                for e in events {
+                    sink.send(e).await.map_err(|_| ())?;
+                }
+                *down_since = None;
+                return Ok(());
+            }
+            Err(reason) => tracing::warn!(account = %conn.account, "backfill failed: {reason}"),
+        }
     }
     if let Some(from) = down_since.take() {
         let gap = gap_event(&conn.account, conn.adapter.provider(), Some(from), now_ms());

@@ -107,7 +107,7 @@ async fn agentmail_auth_modes_subscribe_and_receive() {
         emu.agentmail().publish(tocsin_emulator::agentmail::message_received("evt_other", "other@agentmail.to", "x", "not mine", "", &[]));
         emu.agentmail().publish(tocsin_emulator::agentmail::message_received("evt_1", "agent@agentmail.to", "Jane <j@x.io>", "Hello", "Hi there", &["received"]));
         let e = next(&mut r).await;
-        assert_eq!(e.dedupe_key, "agentmail:evt_1");
+        assert_eq!(e.dedupe_key, "agentmail:msg:agent@agentmail.to:<evt_1@agentmail.emulator>");
         assert_eq!(e.kind, EventKind::MessageReceived);
         assert_eq!(e.subject.as_deref(), Some("Hello"));
     }
@@ -121,6 +121,32 @@ async fn agentmail_bad_key_is_fatal() {
     let mut r = start(Provider::AgentMail, Endpoint::new(&emu.agentmail_url(), AuthMode::Bearer), "wrong", Subscriptions::default());
     let reason = fatal(&mut r).await;
     assert!(reason.contains("HTTP 401"), "{reason}");
+}
+
+#[tokio::test]
+async fn agentmail_backfills_over_rest_what_it_missed_while_down() {
+    let emu = emulator().await;
+    let subs = Subscriptions { inboxes: vec!["agent@agentmail.to".into()], ..Default::default() };
+    let mut r = start(Provider::AgentMail, Endpoint::new(&emu.agentmail_url(), AuthMode::Bearer), KEY, subs);
+    subscribed(&mut r).await;
+    emu.agentmail().publish(tocsin_emulator::agentmail::message_received("evt_b1", "agent@agentmail.to", "a@b.c", "before", "", &[]));
+    let first = next(&mut r).await;
+    emu.agentmail().drop_connections();
+    // Published while the client is between connections: not streamed to anyone.
+    emu.agentmail().publish(tocsin_emulator::agentmail::message_received("evt_b2", "agent@agentmail.to", "a@b.c", "missed 1", "", &[]));
+    emu.agentmail().publish(tocsin_emulator::agentmail::message_received("evt_b3", "agent@agentmail.to", "a@b.c", "missed 2", "", &[]));
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let e = next(&mut r).await;
+        assert_ne!(e.kind, EventKind::Gap, "a successful backfill leaves no gap");
+        got.push(e);
+    }
+    let subjects: Vec<_> = got.iter().map(|e| e.subject.clone().unwrap()).collect();
+    // The overlap re-lists the first message: same dedupe key, so the history keeps one.
+    assert_eq!(subjects, ["before", "missed 1", "missed 2"]);
+    assert_eq!(got[0].dedupe_key, first.dedupe_key);
+    assert!(got.iter().all(|e| e.replayed));
+    assert!(emu.agentmail().commands().iter().any(|c| c["rest"] == "GET messages"));
 }
 
 #[tokio::test]
