@@ -40,18 +40,35 @@ fn title(s: &Snapshot) -> String {
 /// Menu items kept to update them in place.
 struct TrayMenu<R: Runtime> {
     status: MenuItem<R>,
+    accounts: Vec<MenuItem<R>>,
     pause: CheckMenuItem<R>,
+}
+
+/// One account's line: "ops (daimon): connected".
+fn account_line(a: &tocsin_engine::AccountStatus) -> String {
+    format!("{} ({}): {}", a.account, a.provider, a.state.describe())
 }
 
 pub fn create<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) -> tauri::Result<()> {
     let status = MenuItem::with_id(app, STATUS_ITEM, snapshot.summary(), false, None::<&str>)?;
+    let accounts = snapshot
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| MenuItem::with_id(app, format!("account-{i}"), account_line(a), false, None::<&str>))
+        .collect::<tauri::Result<Vec<_>>>()?;
     let open = MenuItem::with_id(app, OPEN_ITEM, "Open history", true, None::<&str>)?;
     let pause = CheckMenuItem::with_id(app, PAUSE_ITEM, "Pause notifications", true, snapshot.paused, None::<&str>)?;
     let quit = MenuItem::with_id(app, QUIT_ITEM, "Quit", true, None::<&str>)?;
-    let menu = Menu::with_items(
-        app,
-        &[&status, &PredefinedMenuItem::separator(app)?, &open, &pause, &PredefinedMenuItem::separator(app)?, &quit],
-    )?;
+    let separator_a = PredefinedMenuItem::separator(app)?;
+    let separator_b = PredefinedMenuItem::separator(app)?;
+    let mut items: Vec<&dyn tauri::menu::IsMenuItem<R>> = vec![&status];
+    for a in &accounts {
+        items.push(a);
+    }
+    items.extend([&separator_a as &dyn tauri::menu::IsMenuItem<R>, &open, &pause, &separator_b]);
+    items.push(&quit);
+    let menu = Menu::with_items(app, &items)?;
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon(snapshot.tray_state()))
         .title(title(snapshot))
@@ -60,7 +77,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) -> tauri::Res
         .show_menu_on_left_click(true)
         .on_menu_event(on_menu)
         .build(app)?;
-    app.manage(TrayMenu { status, pause });
+    app.manage(TrayMenu { status, accounts, pause });
     Ok(())
 }
 
@@ -91,6 +108,9 @@ pub fn update<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) {
     }
     if let Some(menu) = app.try_state::<TrayMenu<R>>() {
         let _ = menu.status.set_text(snapshot.summary());
+        for (item, account) in menu.accounts.iter().zip(&snapshot.accounts) {
+            let _ = item.set_text(account_line(account));
+        }
         let _ = menu.pause.set_checked(snapshot.paused);
     }
 }

@@ -84,7 +84,11 @@ async fn the_tray_tells_the_truth_and_quit_exits() {
         .await;
     let labels: Vec<String> =
         flatten(&menu).into_iter().filter(|e| !e.is_separator() && !e.label.is_empty()).map(|e| e.label.clone()).collect();
-    assert_eq!(labels, ["Connected · 0 unread urgent", "Open history", "Pause notifications", "Quit"], "{menu:#?}");
+    assert_eq!(
+        labels,
+        ["Connected · 0 unread urgent", "ops (daimon): connected", "Open history", "Pause notifications", "Quit"],
+        "{menu:#?}"
+    );
     let status_entry = flatten(&menu).into_iter().find(|e| e.label.contains("unread urgent")).unwrap().clone();
     assert!(!status_entry.enabled, "the status line is information, not an action");
     let icon_connected = item.icon_name().await;
@@ -111,6 +115,17 @@ async fn the_tray_tells_the_truth_and_quit_exits() {
     item.wait_for_menu(|m| status_line(m).ends_with("2 unread urgent"), Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(notes.notifications().len(), 1, "paused: no notification");
+
+    // The provider goes away: the account's line says so.
+    let Setup { emu, dir: _dir } = s;
+    emu.shutdown().await;
+    let menu = item
+        .wait_for_menu(
+            |m| flatten(m).iter().any(|e| e.label.starts_with("ops (daimon): reconnecting (attempt")),
+            Duration::from_secs(20),
+        )
+        .await;
+    assert!(status_line(&menu).starts_with("0 of 1 connected"), "{}", status_line(&menu));
 
     // Quit from the tray menu exits the app cleanly.
     item.click_label("Quit").await;

@@ -33,13 +33,13 @@ use tocsin_model::{EventKind, HistoryItem, Tier};
 use tocsin_providers::Command;
 use tocsin_secrets::KeyStore;
 use tocsin_store::Store;
-use tocsin_supervisor::{AccountStatus, Connection, KeySource, Outgoing, DEFAULT_MAX_FRAME};
+use tocsin_supervisor::{Connection, KeySource, Outgoing, DEFAULT_MAX_FRAME};
 
 pub use config::{AccountConfig, Config, ConfigError};
 pub use error::{ErrorCode, IpcError};
 pub use notifier::{Alert, LogNotifier, Notifier, NotifyError};
 pub use snapshot::{Snapshot, TrayState};
-pub use tocsin_supervisor::ConnState;
+pub use tocsin_supervisor::{AccountStatus, ConnState};
 
 /// How to start the engine.
 #[derive(Debug, Clone)]
