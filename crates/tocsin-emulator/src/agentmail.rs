@@ -115,6 +115,7 @@ async fn serve(state: AgentMailState, mut socket: WebSocket) {
             _ = ping.tick() => socket.send(Message::Ping(Vec::new().into())).await,
             item = live.recv() => match item {
                 Ok(Outbound::Frame(f)) if filter.as_ref().is_some_and(|fl| fl.matches(&f)) => {
+                    state.hub.pace().await;
                     socket.send(Message::Text(f.to_string().into())).await
                 }
                 Ok(Outbound::Frame(_)) => Ok(()),

@@ -102,6 +102,7 @@ async fn serve(state: BivariantState, mut socket: WebSocket) {
                         .and_then(Value::as_str).unwrap_or("");
                     match patterns.iter().find(|p| subject_matches(p, topic)) {
                         Some(p) => {
+                    state.hub.pace().await;
                             let mut frame = (*f).clone();
                             if frame.get("type").and_then(Value::as_str) == Some("event") {
                                 frame["subscription"] = json!(p);

@@ -113,7 +113,10 @@ async fn serve(state: DivinciState, mut socket: WebSocket, resource: Value) {
         let sent = tokio::select! {
             _ = kick.recv() => return,
             item = live.recv() => match item {
-                Ok(Outbound::Frame(f)) if for_resource(&resource, &f) => socket.send(Message::Text(f.to_string().into())).await,
+                Ok(Outbound::Frame(f)) if for_resource(&resource, &f) => {
+                    state.hub.pace().await;
+                    socket.send(Message::Text(f.to_string().into())).await
+                }
                 Ok(Outbound::Frame(_)) => Ok(()),
                 Ok(Outbound::Raw(t)) => socket.send(Message::Text(t.to_string().into())).await,
                 Err(_) => return,

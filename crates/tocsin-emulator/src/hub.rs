@@ -30,6 +30,8 @@ pub struct Hub {
     commands: Mutex<Vec<Value>>,
     /// Half-open: stop reading client frames and answering pings, send nothing.
     silent: AtomicBool,
+    /// Slow delivery: a pause before each frame sent to a client, in ms.
+    delay_ms: AtomicU64,
     /// The last published frames, for REST listings (backfill).
     history: Mutex<std::collections::VecDeque<Arc<Value>>>,
 }
@@ -49,6 +51,7 @@ impl Hub {
             published: AtomicU64::new(0),
             commands: Mutex::new(Vec::new()),
             silent: AtomicBool::new(false),
+            delay_ms: AtomicU64::new(0),
             history: Mutex::new(std::collections::VecDeque::new()),
         })
     }
@@ -101,6 +104,19 @@ impl Hub {
     /// Half-open connections: stop reading, stop answering pings, send nothing.
     pub fn set_silent(&self, silent: bool) {
         self.silent.store(silent, Ordering::SeqCst);
+    }
+
+    /// Slow delivery: wait `delay` before sending each frame (0 = off).
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Waits the configured slow-delivery delay, if any.
+    pub async fn pace(&self) {
+        let ms = self.delay_ms.load(Ordering::SeqCst);
+        if ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
     }
 
     pub fn silent(&self) -> bool {

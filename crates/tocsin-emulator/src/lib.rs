@@ -30,7 +30,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -159,6 +159,9 @@ impl Emulator {
                     .route("/_emulator/{provider}/publish", post(publish))
                     .route("/_emulator/{provider}/raw", post(publish_raw))
                     .route("/_emulator/{provider}/drop", post(drop_provider))
+                    .route("/_emulator/{provider}/silent", post(silent_provider))
+                    .route("/_emulator/{provider}/slow", post(slow_provider))
+                    .route("/_emulator/{provider}/burst", post(burst_provider))
                     .with_state(state.clone()),
             );
         let mut tasks = Vec::new();
@@ -271,6 +274,61 @@ async fn publish_raw(State(s): State<AppState>, Path(provider): Path<String>, bo
         }
         None => (StatusCode::NOT_FOUND, Json(json!({"error": format!("unknown provider {provider}")}))).into_response(),
     }
+}
+
+#[derive(serde::Deserialize)]
+struct ScenarioQuery {
+    on: Option<bool>,
+    ms: Option<u64>,
+    n: Option<u64>,
+}
+
+/// `POST /_emulator/{provider}/silent?on=true|false`: half-open connections.
+async fn silent_provider(State(s): State<AppState>, Path(provider): Path<String>, Query(q): Query<ScenarioQuery>) -> Response {
+    match s.hub(&provider) {
+        Some(h) => {
+            h.set_silent(q.on.unwrap_or(true));
+            Json(json!({"silent": h.silent()})).into_response()
+        }
+        None => unknown(&provider),
+    }
+}
+
+/// `POST /_emulator/{provider}/slow?ms=N`: wait N ms before every frame (0 = off).
+async fn slow_provider(State(s): State<AppState>, Path(provider): Path<String>, Query(q): Query<ScenarioQuery>) -> Response {
+    match s.hub(&provider) {
+        Some(h) => {
+            h.set_delay(Duration::from_millis(q.ms.unwrap_or(0)));
+            Json(json!({"delay_ms": q.ms.unwrap_or(0)})).into_response()
+        }
+        None => unknown(&provider),
+    }
+}
+
+/// `POST /_emulator/{provider}/burst?n=N`: publish N realistic events at once.
+async fn burst_provider(State(s): State<AppState>, Path(provider): Path<String>, Query(q): Query<ScenarioQuery>) -> Response {
+    let n = q.n.unwrap_or(100).min(1_000_000);
+    let burst_id: u32 = rand::random();
+    for i in 0..n {
+        let id = format!("burst{burst_id:08x}_{i}");
+        match provider.as_str() {
+            "daimon" => {
+                let mut e = demo::demo_event(&mut rand::rng(), i);
+                e["event_id"] = json!(id);
+                s.daimon.publish(e);
+            }
+            "agentmail" => s.agentmail.publish(agentmail::message_received(&id, "agent@agentmail.to", "burst@example.com", &format!("Burst {i}"), "burst", &["received"])),
+            "prismer" => s.prismer.publish(prismer::message_new(&id, "conv_burst", "usr_burst", &format!("burst {i}"))),
+            "divinci" => s.divinci.publish(divinci::message_created(&id, demo::DEMO_THREAD, &format!("burst {i}"))),
+            "bivariant" => s.bivariant.publish(bivariant::message_posted(&id, "conv_burst", &format!("burst {i}"))),
+            other => return unknown(other),
+        }
+    }
+    Json(json!({"published": n})).into_response()
+}
+
+fn unknown(provider: &str) -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({"error": format!("unknown provider {provider}")}))).into_response()
 }
 
 async fn drop_provider(State(s): State<AppState>, Path(provider): Path<String>) -> Response {

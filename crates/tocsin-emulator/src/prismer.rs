@@ -214,6 +214,7 @@ async fn serve(state: Arc<PrismerState>, mut socket: WebSocket, token: Option<St
             item = live.recv(), if user.is_some() => match item {
                 Ok(Outbound::Frame(f)) => {
                     let mut frame = (*f).clone();
+                    state.hub.pace().await;
                     let ty = frame.get("type").and_then(Value::as_str).unwrap_or("").to_owned();
                     if !UNTRACKED.contains(&ty.as_str()) {
                         let ack = format!("ack_{}", state.next_ack.fetch_add(1, Ordering::SeqCst));

@@ -521,3 +521,25 @@ async fn prismer_a_hundred_drops_with_acks_lose_nothing() {
     eprintln!("{redeliveries} redeliveries deduplicated");
 }
 
+
+#[tokio::test]
+async fn scripted_scenarios_over_the_control_api_burst_and_slow_delivery() {
+    let emu = emulator().await;
+    let subs = Subscriptions { topics: vec!["events.org_123.>".into()], ..Default::default() };
+    let mut r = start(Provider::Bivariant, Endpoint::new(&emu.bivariant_url(), AuthMode::Bearer), KEY, subs);
+    subscribed(&mut r).await;
+    let http = reqwest::Client::new();
+    let control = |path: &str| format!("{}/_emulator/bivariant/{path}", emu.http_base());
+    assert!(http.post(control("slow?ms=5")).send().await.unwrap().status().is_success());
+    let reply: serde_json::Value =
+        serde_json::from_slice(&http.post(control("burst?n=50")).send().await.unwrap().bytes().await.unwrap()).unwrap();
+    assert_eq!(reply["published"], 50);
+    let started = std::time::Instant::now();
+    let mut texts = Vec::new();
+    for _ in 0..50 {
+        texts.push(next(&mut r).await.text.unwrap());
+    }
+    assert_eq!(texts, (0..50).map(|i| format!("burst {i}")).collect::<Vec<_>>(), "in order, none lost");
+    assert!(started.elapsed() >= Duration::from_millis(200), "slow delivery really paced the frames");
+    assert_eq!(http.post(format!("{}/_emulator/nope/burst", emu.http_base())).send().await.unwrap().status().as_u16(), 404);
+}
