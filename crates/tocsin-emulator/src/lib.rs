@@ -245,6 +245,10 @@ impl Emulator {
     /// Stops serving and closes every connection.
     pub async fn shutdown(self) {
         self.cancel.cancel();
+        // Upgraded sockets outlive the HTTP server's graceful shutdown: end them too.
+        for hub in [&self.state.agentmail, &self.state.divinci, &self.state.bivariant, &self.state.prismer.hub] {
+            hub.drop_connections();
+        }
         for t in self.tasks {
             let _ = t.await;
         }

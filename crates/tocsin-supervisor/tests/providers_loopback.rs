@@ -543,3 +543,39 @@ async fn scripted_scenarios_over_the_control_api_burst_and_slow_delivery() {
     assert!(started.elapsed() >= Duration::from_millis(200), "slow delivery really paced the frames");
     assert_eq!(http.post(format!("{}/_emulator/nope/burst", emu.http_base())).send().await.unwrap().status().as_u16(), 404);
 }
+
+#[tokio::test]
+async fn every_provider_reconnects_after_the_server_is_killed_and_restarted() {
+    let emu = emulator().await;
+    let addr = emu.local_addr();
+    let topics = Subscriptions { topics: vec!["events.org_123.>".into()], ..Default::default() };
+    let mut clients = vec![
+        start(Provider::Daimon, Endpoint::new(&emu.daimon_url(), AuthMode::Bearer), KEY, Subscriptions::default()),
+        start(Provider::AgentMail, Endpoint::new(&emu.agentmail_url(), AuthMode::Bearer), KEY, Subscriptions::default()),
+        start(Provider::Prismer, Endpoint::new(&emu.prismer_url(), AuthMode::Frame), KEY, Subscriptions::default()),
+        start(Provider::Divinci, Endpoint::new(&emu.divinci_chat_url("thr_k"), AuthMode::Token), KEY, Subscriptions::default()),
+        start(Provider::Bivariant, Endpoint::new(&emu.bivariant_url(), AuthMode::Bearer), KEY, topics),
+    ];
+    for c in clients.iter_mut() {
+        subscribed(c).await;
+    }
+    emu.shutdown().await;
+    for c in clients.iter_mut() {
+        wait_state(c, |s| matches!(s, ConnState::Reconnecting { .. })).await;
+    }
+    // A new server process on the same port.
+    let config = EmulatorConfig { keys: vec![KEY.into()], ..EmulatorConfig::default() };
+    let emu = Emulator::bind(addr, config).await.unwrap();
+    for c in clients.iter_mut() {
+        subscribed(c).await;
+    }
+    emu.bivariant().publish(tocsin_emulator::bivariant::message_posted("after_restart", "c", "back"));
+    let b = clients.last_mut().unwrap();
+    loop {
+        let e = next(b).await;
+        if e.kind != EventKind::Gap {
+            assert_eq!(e.dedupe_key, "bivariant:after_restart");
+            break;
+        }
+    }
+}
