@@ -30,9 +30,9 @@ die() { printf 'setup.sh: error: %s\n' "$*" >&2; exit 1; }
 BUILD_PKGS=(pkg-config libwebkit2gtk-4.1-dev libayatana-appindicator3-dev build-essential curl ca-certificates git)
 # Tests: Xvfb, a session bus, a Secret Service and kernel keyrings, a notification daemon,
 # WebKitWebDriver, screenshots, gdbus. Never dbus-x11: it auto-launches buses that outlive tests.
-TEST_PKGS=(xvfb xauth imagemagick dunst gnome-keyring keyutils webkit2gtk-driver dbus libdbus-1-dev libglib2.0-bin python3 python3-pip)
+TEST_PKGS=(xvfb xauth imagemagick dunst gnome-keyring keyutils webkit2gtk-driver dbus libdbus-1-dev libglib2.0-bin python3 python3-pip nats-server)
 # Wanted by some tests but not available everywhere (Ubuntu's chromium is a snap stub): warn if they fail.
-OPTIONAL_TEST_PKGS=(chromium nats-server)
+OPTIONAL_TEST_PKGS=(chromium)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then

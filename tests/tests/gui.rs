@@ -205,3 +205,59 @@ async fn the_window_lists_events_live_newest_first() {
     session.wait_until("[data-testid=pause-toggle]", |t| t.contains("Resume"), Duration::from_secs(10)).await;
     session.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_profile_runs_all_five_providers_in_the_app() {
+    require_display();
+    let bus = PrivateBus::start();
+    let watcher = StatusNotifierWatcher::start(&bus).await;
+    let _notes = RecordingNotificationServer::start(&bus).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let config = dir.path().join("config").display().to_string();
+    let env = [
+        ("DBUS_SESSION_BUS_ADDRESS", bus.address()),
+        ("TOCSIN_DEMO_INTERVAL_MS", "60"),
+        ("TOCSIN_DATA_DIR", data.as_str()),
+        ("TOCSIN_CONFIG_DIR", config.as_str()),
+    ];
+    let driver = WebDriver::start(&env).await;
+    let session = driver.new_session(&binary(), &["--demo".to_owned()]).await;
+    // The tray: one line per demo account, all connected.
+    let item = watcher.wait_for_item(Duration::from_secs(30)).await;
+    let menu = item
+        .wait_for_menu(
+            |m| flatten(m).iter().filter(|e| e.label.starts_with("demo-") && e.label.ends_with(": connected")).count() == 5,
+            Duration::from_secs(30),
+        )
+        .await;
+    let lines: Vec<String> = flatten(&menu).iter().filter(|e| e.label.starts_with("demo-")).map(|e| e.label.clone()).collect();
+    assert_eq!(
+        lines,
+        [
+            "demo-mail (daimon): connected",
+            "demo-agentmail (agentmail): connected",
+            "demo-prismer (prismer): connected",
+            "demo-chat (divinci): connected",
+            "demo-topics (bivariant): connected"
+        ]
+    );
+    // The window: five connected accounts, and events from every provider.
+    session
+        .wait_for_count("[data-testid=account-status][data-state=subscribed]", |n| n == 5, Duration::from_secs(30))
+        .await;
+    let providers = wait_for("events from all five providers in the window", Duration::from_secs(60), || async {
+        let v = session
+            .execute(
+                "return [...new Set([...document.querySelectorAll('[data-testid=event-row] .where')].map(e => e.textContent.split(' · ')[0].trim()))].sort()",
+                vec![],
+            )
+            .await;
+        let names: Vec<String> = serde_json::from_value(v).unwrap_or_default();
+        (names.len() == 5).then_some(names)
+    })
+    .await;
+    assert_eq!(providers, ["demo-agentmail", "demo-chat", "demo-mail", "demo-prismer", "demo-topics"]);
+    session.save_screenshot("window-demo").await;
+    session.close().await;
+}

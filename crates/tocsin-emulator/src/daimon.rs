@@ -25,6 +25,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::EmulatorConfig;
 
+/// How long a connection token is valid.
+const TOKEN_TTL: Duration = Duration::from_secs(3600);
+
 /// Events kept for replay at most, whatever their age.
 const BUFFER_CAP: usize = 100_000;
 
@@ -51,6 +54,8 @@ pub struct DaimonState {
     ping_interval: Duration,
     replay_window: Duration,
     id_prefix: String,
+    /// Connection tokens issued by `POST /v1/websocket/token`.
+    tokens: Mutex<HashMap<String, Instant>>,
     cancel: CancellationToken,
 }
 
@@ -69,6 +74,7 @@ impl DaimonState {
             ping_interval: config.ping_interval,
             replay_window: config.replay_window,
             id_prefix: config.event_id_prefix.clone(),
+            tokens: Mutex::new(HashMap::new()),
             cancel,
         }
     }
@@ -149,7 +155,20 @@ impl DaimonState {
             .map(str::to_owned);
         let candidate = bearer.or_else(|| query.get("key").cloned()).or_else(|| query.get("token").cloned());
         let keys = self.keys.lock().unwrap();
-        candidate.is_some_and(|k| keys.contains(&k))
+        let tokens = self.tokens.lock().unwrap();
+        candidate.is_some_and(|k| {
+            keys.contains(&k) || tokens.get(&k).is_some_and(|issued| issued.elapsed() < TOKEN_TTL)
+        })
+    }
+
+    /// Issues a connection token for a valid key (`POST /v1/websocket/token`).
+    fn issue_token(&self, key: Option<&str>) -> Option<String> {
+        if !key.is_some_and(|k| self.keys.lock().unwrap().contains(k)) {
+            return None;
+        }
+        let token = format!("wst_{:016x}", rand::random::<u64>());
+        self.tokens.lock().unwrap().insert(token.clone(), Instant::now());
+        Some(token)
     }
 
     /// Events after `last_event_id`, or `Err(oldest id)` when it is not in the buffer.
@@ -169,6 +188,20 @@ fn now_rfc3339() -> String {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
     crate::demo::format_ms(ms)
+}
+
+/// `POST /v1/websocket/token`: a connection token for a valid key, in daimon's REST
+/// envelope; 401 `invalid_api_key` otherwise.
+pub(crate) async fn token(State(state): State<Arc<DaimonState>>, headers: HeaderMap) -> Response {
+    let key = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    state.commands.lock().unwrap().push(json!({"rest": "POST /v1/websocket/token"}));
+    match state.issue_token(key) {
+        Some(token) => Json(json!({"result": {"token": token, "expires_at": "2099-01-01T00:00:00Z"},
+                                   "next_steps": ["Connect to /v1/stream with Authorization: Bearer <token>"]}))
+            .into_response(),
+        None => (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_api_key", "next_steps": ["Check the API key"]})))
+            .into_response(),
+    }
 }
 
 /// `GET /v1/stream`: authenticate, then upgrade.

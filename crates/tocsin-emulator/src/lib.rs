@@ -129,6 +129,7 @@ impl Emulator {
         let divinci_state = divinci::DivinciState::new(state.divinci.clone());
         let app = Router::new()
             .route("/v1/stream", get(daimon::upgrade))
+            .route("/v1/websocket/token", post(daimon::token))
             .with_state(daimon.clone())
             .merge(
                 Router::new()

@@ -81,14 +81,20 @@ impl Adapter for Prismer {
         true
     }
 
-    fn on_open(&self, _resume: Option<&str>) -> Vec<String> {
+    fn on_open(&self, resume: Option<&str>) -> Vec<String> {
         // The server joins every conversation of the user on auth; explicit joins
-        // cover conversations configured by id.
-        self.subscriptions
+        // cover conversations configured by id. After a reconnect, `reconnect` asks
+        // for what is still undelivered since the last event's time.
+        let mut frames: Vec<String> = self
+            .subscriptions
             .conversations
             .iter()
             .map(|c| json!({"type": "conversation.join", "payload": {"conversationId": c}}).to_string())
-            .collect()
+            .collect();
+        if let Some(last) = resume.and_then(|r| r.parse::<i64>().ok()) {
+            frames.push(envelope("reconnect", json!({"lastEventTime": last}), Some("reconnect-1"), 0));
+        }
+        frames
     }
 
     fn expects_subscribe_ack(&self) -> bool {
@@ -236,7 +242,8 @@ fn decode_event(session: &Session, ty: &str, frame: &Value, payload: &Value, rec
         account: session.account.clone(),
         kind,
         provider_type: ty.to_owned(),
-        provider_event_id: None,
+        // The envelope time: the cursor for `reconnect` (`lastEventTime`).
+        provider_event_id: frame.get("timestamp").and_then(Value::as_i64).map(|t| t.to_string()),
         occurred_at_ms: string_at(payload, &["createdAt", "editedAt", "readAt", "deliveredAt", "acceptedAt"])
             .as_deref()
             .and_then(parse_rfc3339_ms)
@@ -395,5 +402,9 @@ mod tests {
         assert_eq!(ack, json!({"type":"ack","payload":{"ackId":"ack_42"}}));
         let join: Value = serde_json::from_str(&p.on_open(None)[0]).unwrap();
         assert_eq!(join, json!({"type":"conversation.join","payload":{"conversationId":"conv_1"}}));
+        let frames = p.on_open(Some("1699000000000"));
+        let reconnect: Value = serde_json::from_str(&frames[1]).unwrap();
+        assert_eq!(reconnect["type"], "reconnect");
+        assert_eq!(reconnect["payload"]["lastEventTime"], 1_699_000_000_000i64);
     }
 }

@@ -210,6 +210,7 @@ async fn prismer_acked_events_are_not_redelivered_and_unacked_ones_are() {
     assert!(again.replayed, "isRetry marks the redelivery");
     let acks = emu.prismer().hub.commands().iter().filter(|c| c["type"] == "ack").count();
     assert_eq!(acks, 1);
+    tocsin_e2e_wait(|| emu.prismer().hub.commands().iter().any(|c| c["type"] == "reconnect")).await;
 }
 
 #[tokio::test]
@@ -578,4 +579,23 @@ async fn every_provider_reconnects_after_the_server_is_killed_and_restarted() {
             break;
         }
     }
+}
+
+#[tokio::test]
+async fn daimon_connection_tokens_are_fetched_for_every_connect() {
+    let emu = emulator().await;
+    let endpoint = Endpoint {
+        token_url: Some(format!("{}/v1/websocket/token", emu.http_base())),
+        ..Endpoint::new(&emu.daimon_url(), AuthMode::Token)
+    };
+    let mut r = start(Provider::Daimon, endpoint.clone(), KEY, Subscriptions::default());
+    subscribed(&mut r).await;
+    emu.daimon().drop_connections();
+    wait_state(&mut r, |s| matches!(s, ConnState::Reconnecting { .. })).await;
+    subscribed(&mut r).await;
+    let tokens = emu.daimon().commands().iter().filter(|c| c["rest"] == "POST /v1/websocket/token").count();
+    assert_eq!(tokens, 2);
+    let mut bad = start(Provider::Daimon, endpoint, "dm_live_wrong", Subscriptions::default());
+    let reason = fatal(&mut bad).await;
+    assert!(reason.contains("connection token (HTTP 401: invalid_api_key)"), "{reason}");
 }
