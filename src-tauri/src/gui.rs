@@ -22,10 +22,13 @@ pub const EVENT_STATUS: &str = "tocsin://status";
 
 pub fn run(args: &GlobalArgs) -> anyhow::Result<()> {
     let options = args.engine_options()?;
-    let engine = tauri::async_runtime::block_on(Engine::start(options, Arc::new(DesktopNotifier::new())))?;
+    let (notifier, alert_actions) = DesktopNotifier::new();
+    tauri::async_runtime::spawn(notifier.listen());
+    let engine = tauri::async_runtime::block_on(Engine::start(options, Arc::new(notifier)))?;
     let engine = Arc::new(engine);
     let open_window = !args.minimized;
     let app = builder::<tauri::Wry>(engine.clone(), open_window).build(tauri::generate_context!())?;
+    spawn_alert_actions(app.handle().clone(), engine.clone(), alert_actions);
     let shutdown_engine = engine.clone();
     app.run(move |_app, event| match event {
         // The last window closed: stay in the tray.
@@ -40,12 +43,14 @@ pub fn run(args: &GlobalArgs) -> anyhow::Result<()> {
 pub fn builder<R: Runtime>(engine: Arc<Engine>, open_window: bool) -> tauri::Builder<R> {
     tauri::Builder::<R>::new()
         .manage(AppState { engine: engine.clone() })
+        .manage(crate::window::PendingFocus::default())
         .invoke_handler(tauri::generate_handler![
             crate::commands::history::history_list,
             crate::commands::history::mark_read,
             crate::commands::history::reply,
             crate::commands::status::status,
             crate::commands::status::set_paused,
+            crate::commands::window::take_focus,
         ])
         .setup(move |app| {
             crate::tray::create(app.handle(), &engine.snapshot())?;
@@ -60,6 +65,33 @@ pub fn builder<R: Runtime>(engine: Arc<Engine>, open_window: bool) -> tauri::Bui
             }
             Ok(())
         })
+}
+
+/// Event name: the window should show and select this event id.
+pub const EVENT_FOCUS: &str = "tocsin://focus";
+
+/// Acts on what the user did with a notification: Open shows the window at the
+/// event; Mark read goes to the engine.
+fn spawn_alert_actions<R: Runtime>(
+    app: tauri::AppHandle<R>,
+    engine: Arc<Engine>,
+    mut actions: tokio::sync::mpsc::UnboundedReceiver<tocsin_engine::AlertAction>,
+) {
+    tauri::async_runtime::spawn(async move {
+        while let Some(action) = actions.recv().await {
+            tracing::info!(?action, "notification action");
+            match action {
+                tocsin_engine::AlertAction::Open(id) => {
+                    crate::window::focus_event(&app, id);
+                }
+                other => {
+                    if let Err(e) = engine.on_alert_action(other).await {
+                        tracing::warn!("{e}");
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// Forwards engine updates to the tray and to the window (when it exists).

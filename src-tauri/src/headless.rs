@@ -13,7 +13,18 @@ pub fn run(args: &GlobalArgs) -> anyhow::Result<()> {
     let options = args.engine_options()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let engine = Engine::start(options, Arc::new(DesktopNotifier::new())).await?;
+        let (notifier, mut alert_actions) = DesktopNotifier::new();
+        tokio::spawn(notifier.listen());
+        let engine = Arc::new(Engine::start(options, Arc::new(notifier)).await?);
+        let actions_engine = engine.clone();
+        tokio::spawn(async move {
+            while let Some(action) = alert_actions.recv().await {
+                tracing::info!(?action, "notification action");
+                if let Err(e) = actions_engine.on_alert_action(action).await {
+                    tracing::warn!("{e}");
+                }
+            }
+        });
         let snapshot = engine.snapshot();
         tracing::info!(
             accounts = snapshot.accounts.len(),

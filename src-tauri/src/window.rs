@@ -20,3 +20,19 @@ pub fn open<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         .build()?;
     Ok(())
 }
+
+/// Opens the window at event `id`: creates or focuses it, then asks the page to
+/// select the event (the page also asks for it on load, for a fresh window).
+pub fn focus_event<R: Runtime>(app: &AppHandle<R>, id: i64) {
+    use tauri::Emitter;
+    app.state::<PendingFocus>().0.store(id, std::sync::atomic::Ordering::SeqCst);
+    if let Err(e) = open(app) {
+        tracing::error!("cannot open the window: {e}");
+        return;
+    }
+    let _ = app.emit_to(MAIN, crate::gui::EVENT_FOCUS, id);
+}
+
+/// The event the window should select when it (re)loads; 0 = none.
+#[derive(Default)]
+pub struct PendingFocus(pub std::sync::atomic::AtomicI64);

@@ -155,6 +155,7 @@ async fn the_window_lists_events_live_newest_first() {
     let driver = WebDriver::start(&env_refs).await;
     let session = driver.new_session(&binary(), &[]).await;
     session.wait_until("[data-testid=app]", |_| true, Duration::from_secs(30)).await;
+    let notes = _notes;
     s.connected().await;
     wait_for("the app to subscribe", Duration::from_secs(10), || async {
         (s.emu.daimon().total_connections() > 0).then_some(())
@@ -199,6 +200,22 @@ async fn the_window_lists_events_live_newest_first() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     let shot = session.save_screenshot("window-main").await;
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a real screenshot");
+
+    // "Open" on a notification shows that event in the window, selected.
+    let shown = notes.wait_for(3, Duration::from_secs(20)).await;
+    let escalation = shown.iter().find(|n| n.summary == "Customer escalation: contract at risk").unwrap().clone();
+    let target = wait_for("the escalation row", Duration::from_secs(10), || async {
+        let v = session.execute("return [...document.querySelectorAll('[data-testid=event-row]')].filter(r => r.textContent.includes('Customer escalation')).map(r => r.dataset.id)[0] ?? null", vec![]).await;
+        v.as_str().map(str::to_owned)
+    })
+    .await;
+    let selected = || async {
+        let v = session.execute("return document.querySelector('[data-testid=event-row][aria-selected=true]')?.dataset.id ?? null", vec![]).await;
+        v.as_str().map(str::to_owned)
+    };
+    notes
+        .invoke_action_until_async(escalation.id, "default", || async { selected().await.as_deref() == Some(target.as_str()) }, Duration::from_secs(20))
+        .await;
 
     // Pause from the window.
     session.click_css("[data-testid=pause-toggle]").await;

@@ -228,3 +228,40 @@ fn an_invalid_config_is_refused_with_the_field_named() {
     assert!(err.contains("never kept in the config file"), "{err}");
     assert!(!err.contains("dm_live_x"), "the refused key is not echoed: {err}");
 }
+
+#[tokio::test]
+async fn mark_read_from_the_notification_reaches_the_provider_and_closes_it() {
+    let s = setup().await;
+    let bus = PrivateBus::start();
+    let notifications = RecordingNotificationServer::start(&bus).await;
+    let mut app = s.spawn(Some(&bus));
+    wait_connected(&s.emu).await;
+    s.emu.daimon().publish(mail("act1", "[URGENT] Act on me", &[]));
+    let shown = notifications.wait_for(1, Duration::from_secs(20)).await;
+    let n = &shown[0];
+    assert_eq!(n.actions, ["default", "Open", "open", "Open", "mark_read", "Mark read"], "Open (also on click) and Mark read");
+    let daimon = s.emu.daimon().clone();
+    notifications
+        .invoke_action_until(
+            n.id,
+            "mark_read",
+            || daimon.commands().iter().any(|c| c["action"] == "mark_as_read"),
+            Duration::from_secs(20),
+        )
+        .await;
+    let cmd = s.emu.daimon().commands().into_iter().find(|c| c["action"] == "mark_as_read").unwrap();
+    assert_eq!(cmd["message_id"], "msg_act1");
+    wait_for("the notification to be closed by the app", Duration::from_secs(10), || async {
+        notifications.closed().contains(&n.id).then_some(())
+    })
+    .await;
+    let history = wait_for("the event marked read", Duration::from_secs(10), || async {
+        let h = s.history();
+        (h[0]["read"] == true).then_some(h)
+    })
+    .await;
+    assert_eq!(history[0]["subject"], "[URGENT] Act on me");
+    app.signal("TERM");
+    assert!(app.wait_exit(Duration::from_secs(10)).await.success());
+    s.emu.shutdown().await;
+}

@@ -3,7 +3,7 @@ import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/sv
 import type { HistoryItem } from "./lib/bindings/HistoryItem";
 import type { Snapshot } from "./lib/bindings/Snapshot";
 
-const handlers: { history?: (i: HistoryItem) => void; status?: (s: Snapshot) => void } = {};
+const handlers: { history?: (i: HistoryItem) => void; status?: (s: Snapshot) => void; focus?: (id: number) => void } = {};
 
 vi.mock("./lib/ipc", async (importOriginal) => {
   const real = await importOriginal<typeof import("./lib/ipc")>();
@@ -12,6 +12,11 @@ vi.mock("./lib/ipc", async (importOriginal) => {
     historyList: vi.fn(),
     status: vi.fn(),
     setPaused: vi.fn(),
+    takeFocus: vi.fn(async () => null),
+    onFocus: vi.fn(async (h: (id: number) => void) => {
+      handlers.focus = h;
+      return () => {};
+    }),
     onHistory: vi.fn(async (h: (i: HistoryItem) => void) => {
       handlers.history = h;
       return () => {};
@@ -101,6 +106,13 @@ describe("App", () => {
       accounts: [{ ...snapshot.accounts[0]!, state: { state: "closed", reason: "the server rejected the API key", fatal: true } }],
     });
     await waitFor(() => expect(screen.getByTestId("account-status").textContent).toContain("Stopped: the server rejected the API key"));
+  });
+
+  it("selects the event a notification opened", async () => {
+    render(App);
+    await waitFor(() => expect(rows()).toHaveLength(3));
+    handlers.focus!(2);
+    await waitFor(() => expect(rows().find((r) => r.dataset.id === "2")!.getAttribute("aria-selected")).toBe("true"));
   });
 
   it("pauses notifications", async () => {

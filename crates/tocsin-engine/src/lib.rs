@@ -37,7 +37,7 @@ use tocsin_supervisor::{Connection, KeySource, Outgoing, DEFAULT_MAX_FRAME};
 
 pub use config::{AccountConfig, Config, ConfigError};
 pub use error::{ErrorCode, IpcError};
-pub use notifier::{Alert, LogNotifier, Notifier, NotifyError};
+pub use notifier::{Alert, AlertAction, LogNotifier, Notifier, NotifyError};
 pub use snapshot::{Snapshot, TrayState};
 pub use tocsin_supervisor::{AccountStatus, ConnState};
 
@@ -112,6 +112,7 @@ pub struct Engine {
     emulator_addr: Option<std::net::SocketAddr>,
     /// Each account's channel to its supervisor (acks, commands).
     outgoing: std::collections::HashMap<String, mpsc::Sender<Outgoing>>,
+    notifier: Arc<dyn Notifier>,
 }
 
 struct Tasks {
@@ -186,7 +187,7 @@ impl Engine {
         });
         let cancel = CancellationToken::new();
         let outgoing = ackers.clone();
-        let pipeline = pipeline::spawn(store.clone(), shared.clone(), event_rx, notifier, ackers);
+        let pipeline = pipeline::spawn(store.clone(), shared.clone(), event_rx, notifier.clone(), ackers);
         let mut supervisors = Vec::new();
         for (conn, status_tx) in connections.into_iter().zip(status_senders) {
             let mut rx = status_tx.subscribe();
@@ -222,7 +223,7 @@ impl Engine {
         let status_task = tokio::spawn(snapshot::publish_loop(shared.clone(), cancel.clone()));
         let emulator_addr = emulator.as_ref().map(|e| e.local_addr());
         let tasks = Tasks { supervisors, pipeline, status_task, emulator };
-        Ok(Engine { store, shared, cancel, tasks: tokio::sync::Mutex::new(Some(tasks)), emulator_addr, outgoing })
+        Ok(Engine { store, shared, cancel, tasks: tokio::sync::Mutex::new(Some(tasks)), emulator_addr, outgoing, notifier })
     }
 
     /// The aggregate state now.
@@ -272,7 +273,19 @@ impl Engine {
             let _ = self.shared.unread_urgent.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
             self.shared.touch();
         }
+        // Read here: its notification has nothing more to say.
+        let notifier = self.notifier.clone();
+        let _ = tokio::task::spawn_blocking(move || notifier.withdraw(id)).await;
         Ok(())
+    }
+
+    /// What to do when the user acts on an alert: `MarkRead` marks it read (at the
+    /// provider and here); `Open` and `Dismissed` are the front end's to handle.
+    pub async fn on_alert_action(&self, action: AlertAction) -> Result<(), IpcError> {
+        match action {
+            AlertAction::MarkRead(id) => self.mark_read(id).await,
+            AlertAction::Open(_) | AlertAction::Dismissed(_) => Ok(()),
+        }
     }
 
     /// Replies to event `id` with plain `text` through its provider.

@@ -26,6 +26,19 @@ pub enum NotifyError {
 /// Shows alerts. Called from a blocking thread, one alert at a time.
 pub trait Notifier: Send + Sync + 'static {
     fn notify(&self, alert: &Alert) -> Result<(), NotifyError>;
+    /// Takes down the alert of `event_id`, if one is showing (it was read elsewhere).
+    fn withdraw(&self, _event_id: i64) {}
+}
+
+/// What the user did with an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertAction {
+    /// Clicked it, or chose "Open": show the event.
+    Open(i64),
+    /// Chose "Mark read".
+    MarkRead(i64),
+    /// Dismissed it.
+    Dismissed(i64),
 }
 
 /// A notifier that only logs (for runs where notifications are off).

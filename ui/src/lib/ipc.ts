@@ -44,6 +44,17 @@ export function setPaused(paused: boolean): Promise<Snapshot> {
   return call("set_paused", { paused });
 }
 
+export const EVENT_FOCUS = "tocsin://focus";
+
+/** The event a notification asked the window to show, once. */
+export function takeFocus(): Promise<number | null> {
+  return call("take_focus");
+}
+
+export function onFocus(handler: (id: number) => void): Promise<UnlistenFn> {
+  return listen<number>(EVENT_FOCUS, (e) => handler(e.payload));
+}
+
 export function onHistory(handler: (item: HistoryItem) => void): Promise<UnlistenFn> {
   return listen<HistoryItem>(EVENT_HISTORY, (e) => handler(e.payload));
 }
