@@ -14,6 +14,7 @@
 //! Layout: `lib.rs` (Engine), `pipeline.rs` (writer and notify tasks), `config.rs`,
 //! `demo.rs`, `snapshot.rs`, `notifier.rs`, `error.rs`.
 
+pub mod attention;
 pub mod config;
 mod demo;
 pub mod error;
@@ -277,6 +278,14 @@ impl Engine {
         let notifier = self.notifier.clone();
         let _ = tokio::task::spawn_blocking(move || notifier.withdraw(id)).await;
         Ok(())
+    }
+
+    /// Every account drops its connection (or stops waiting) and connects again now;
+    /// accounts stopped by an error try again too.
+    pub fn reconnect_all(&self) {
+        for tx in self.outgoing.values() {
+            let _ = tx.try_send(Outgoing::Reconnect);
+        }
     }
 
     /// What to do when the user acts on an alert: `MarkRead` marks it read (at the

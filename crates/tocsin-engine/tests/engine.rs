@@ -158,6 +158,10 @@ async fn a_bad_key_shows_a_fatal_state() {
     let engine = Engine::start(options, Arc::new(Recorder::default())).await.unwrap();
     wait_until(|| matches!(engine.snapshot().accounts[0].state, ConnState::Closed { fatal: true, .. })).await;
     assert_eq!(engine.snapshot().tray_state(), tocsin_engine::TrayState::Error);
+    // The admin fixes the key, then asks for a reconnect: the stopped account comes back.
+    std::env::set_var(tocsin_secrets::env_var_name("badkey"), "dm_live_badkey_key");
+    engine.reconnect_all();
+    wait_until(|| engine.snapshot().accounts[0].state == ConnState::Subscribed).await;
     engine.shutdown().await;
     emu.shutdown().await;
 }

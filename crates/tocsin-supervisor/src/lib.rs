@@ -76,6 +76,8 @@ pub enum Outgoing {
     Ack(String),
     /// Carry out a user action (mark read, reply); the answer goes to `reply`.
     Command { command: Command, reply: oneshot::Sender<Result<(), String>> },
+    /// Drop the connection and connect again now (also skips a backoff wait).
+    Reconnect,
 }
 
 /// How long a command waits for the server's answer.
@@ -125,7 +127,13 @@ pub async fn run(
                     s.last_error = Some(reason.clone());
                     s.state = ConnState::Closed { reason, fatal: true };
                 });
-                return;
+                // Stopped until the user asks again (after fixing the key, say).
+                if !wait_for_reconnect(&mut conn, &shutdown).await {
+                    set_state(&status, ConnState::Closed { reason: "stopped".into(), fatal: false });
+                    return;
+                }
+                attempt = 0;
+                continue;
             }
             Ended::Retry { reason, min_delay, was_up_for, immediate } => {
                 if was_up_for >= conn.backoff.stable_after {
@@ -147,7 +155,12 @@ pub async fn run(
                 s.last_error = Some(reason.clone());
                 s.state = ConnState::Closed { reason, fatal: true };
             });
-            return;
+            if !wait_for_reconnect(&mut conn, &shutdown).await {
+                set_state(&status, ConnState::Closed { reason: "stopped".into(), fatal: false });
+                return;
+            }
+            attempt = 0;
+            continue;
         }
         let delay = conn.backoff.delay(attempt, rand::random::<f64>()).max(min_delay.unwrap_or_default());
         tracing::info!(account = %conn.account, attempt, delay_ms = delay.as_millis() as u64, "reconnecting: {reason}");
@@ -155,12 +168,57 @@ pub async fn run(
             s.last_error = Some(reason.clone());
             s.state = ConnState::Reconnecting { attempt, delay_ms: delay.as_millis() as u64 };
         });
-        tokio::select! {
-            _ = shutdown.cancelled() => {
-                set_state(&status, ConnState::Closed { reason: "stopped".into(), fatal: false });
-                return;
+        let wait = tokio::time::sleep(delay);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => {
+                    set_state(&status, ConnState::Closed { reason: "stopped".into(), fatal: false });
+                    return;
+                }
+                _ = &mut wait => break,
+                out = conn.outgoing.recv() => match out {
+                    Some(Outgoing::Reconnect) => {
+                        tracing::info!(account = %conn.account, "reconnecting now, as asked");
+                        attempt = 0;
+                        break;
+                    }
+                    Some(Outgoing::Command { reply, .. }) => {
+                        let _ = reply.send(Err("the account is not connected right now; try again when it is".into()));
+                    }
+                    // The provider redelivers what was not acknowledged.
+                    Some(Outgoing::Ack(_)) => {}
+                    None => {
+                        tokio::select! {
+                            _ = shutdown.cancelled() => {
+                                set_state(&status, ConnState::Closed { reason: "stopped".into(), fatal: false });
+                                return;
+                            }
+                            _ = &mut wait => break,
+                        }
+                    }
+                },
             }
-            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// Waits, while stopped, for the user to ask for a reconnect; `false` on shutdown.
+async fn wait_for_reconnect(conn: &mut Connection, shutdown: &CancellationToken) -> bool {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            out = conn.outgoing.recv() => match out {
+                Some(Outgoing::Reconnect) => return true,
+                Some(Outgoing::Command { reply, .. }) => {
+                    let _ = reply.send(Err("the account is stopped; fix what its status says, then reconnect".into()));
+                }
+                Some(Outgoing::Ack(_)) => {}
+                None => {
+                    shutdown.cancelled().await;
+                    return false;
+                }
+            },
         }
     }
 }
@@ -326,6 +384,15 @@ async fn attempt_once(
                                 return up(format!("the connection broke: {e}"), None);
                             }
                         }
+                    }
+                    Outgoing::Reconnect => {
+                        let _ = timeout(Duration::from_secs(1), ws.close(None)).await;
+                        return Ended::Retry {
+                            reason: "reconnecting, as asked".into(),
+                            min_delay: None,
+                            was_up_for: Duration::MAX,
+                            immediate: true,
+                        };
                     }
                     Outgoing::Command { command, reply } => {
                         next_request += 1;

@@ -103,6 +103,7 @@ async fn a_wrong_key_is_fatal_and_says_why() {
         assert!(fatal);
         assert!(reason.contains("HTTP 401") && reason.contains("invalid_api_key"), "{reason}");
         assert!(!reason.contains("dm_live_wrong"), "the key must not appear in the reason");
+        r.cancel.cancel();
         r.task.await.unwrap();
     }
     assert_eq!(emu.daimon().total_connections(), 0);
