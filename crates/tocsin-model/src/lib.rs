@@ -2,7 +2,10 @@
 //! decide how urgent an event is.
 //!
 //! Owns: [`Event`] (what an adapter produces from a provider frame), [`HistoryItem`]
-//! (what the window and the CLI list), [`Provider`], [`EventKind`], [`Tier`], and
+//! (what the window and the CLI list), [`Provider`], [`EventKind`], [`Tier`], and the
+//! urgency rules in [`rules`]: the user's ordered [`rules::RuleSet`] (validated,
+//! TOML import/export, compiled to a [`rules::CompiledRuleSet`] that evaluates an
+//! event to a [`rules::Decision`]) and the built-in defaults behind
 //! [`rules::default_tier`].
 //!
 //! Must not: do I/O, know about sockets, SQLite, D-Bus or Tauri. Everything here is
