@@ -30,7 +30,8 @@ die() { printf 'setup.sh: error: %s\n' "$*" >&2; exit 1; }
 BUILD_PKGS=(pkg-config libwebkit2gtk-4.1-dev libayatana-appindicator3-dev build-essential curl ca-certificates git)
 # Tests: Xvfb, a session bus, a Secret Service and kernel keyrings, a notification daemon,
 # WebKitWebDriver, screenshots, gdbus. Never dbus-x11: it auto-launches buses that outlive tests.
-TEST_PKGS=(xvfb xauth imagemagick dunst gnome-keyring keyutils webkit2gtk-driver dbus libdbus-1-dev libglib2.0-bin python3 python3-pip nats-server)
+TEST_PKGS=(xvfb xauth imagemagick dunst gnome-keyring keyutils webkit2gtk-driver dbus libdbus-1-dev libglib2.0-bin python3 python3-pip nats-server
+    python3-venv) # python3-venv: Debian's python3 has no `-m venv` without it (the SDK venv below)
 # Wanted by some tests but not available everywhere (Ubuntu's chromium is a snap stub): warn if they fail.
 OPTIONAL_TEST_PKGS=(chromium)
 
@@ -75,6 +76,22 @@ if [ "$WITH_TEST" -eq 1 ]; then
     for cmd in dbus-daemon dbus-run-session xvfb-run keyctl gnome-keyring-daemon WebKitWebDriver gdbus import; do
         command -v "$cmd" >/dev/null 2>&1 || die "$cmd is missing after installing the test packages"
     done
+fi
+
+# ---- Official provider SDKs (agentmail, prismer) for tests/tests/official_sdks.rs: a venv at
+# .venv-sdk (gitignored) with tests/sdk/requirements.txt. scripts/test-inner.sh points the test
+# at it (TOCSIN_SDK_PYTHON). Skipped when the venv already has exactly these requirements.
+if [ "$WITH_TEST" -eq 1 ]; then
+    sdk_venv="$ROOT/.venv-sdk" sdk_req="$ROOT/tests/sdk/requirements.txt"
+    if [ -x "$sdk_venv/bin/python" ] && cmp -s "$sdk_req" "$sdk_venv/requirements.installed" \
+        && "$sdk_venv/bin/python" -c 'import agentmail, prismer' 2>/dev/null; then
+        say ".venv-sdk matches tests/sdk/requirements.txt"
+    else
+        say "python3 -m venv .venv-sdk; pip install -r tests/sdk/requirements.txt ($(python3 --version 2>&1))"
+        python3 -m venv --clear "$sdk_venv" || die "python3 -m venv failed (Debian/Ubuntu: apt-get install python3-venv)"
+        "$sdk_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$sdk_req"
+        cp "$sdk_req" "$sdk_venv/requirements.installed"
+    fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -13,6 +13,8 @@ cd "$ROOT"
 ART="${TOCSIN_ARTIFACTS:-$ROOT/artifacts}"
 export TOCSIN_ARTIFACTS="$ART"
 mkdir -p "$ART"
+# The official SDKs' Python for tests/tests/official_sdks.rs (scripts/setup.sh --test makes the venv).
+export TOCSIN_SDK_PYTHON="${TOCSIN_SDK_PYTHON:-$ROOT/.venv-sdk/bin/python}"
 
 if [ -z "${DISPLAY:-}" ] || [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
     echo "test-inner.sh: run scripts/test.sh (it provides Xvfb, a session bus and keyrings)" >&2

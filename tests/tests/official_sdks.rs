@@ -325,14 +325,16 @@ async fn prismer_ws_sdk_authenticates_pings_joins_and_receives_message_new() {
         "prismer_client.py",
         &[&emu.http_base(), PRISMER_KEY, "--transport", "ws", "--conversation", "conv_sdk", "--count", "2"],
     );
+    // `ready` follows connect (authenticated), ping() (answered by pong) and the join;
+    // the script exits early, with the step it was stuck at, when any of them fails.
+    let ready = script.wait_line("ready").await;
+    assert_eq!(ready["transport"], "ws");
     let hub = emu.prismer().hub.clone();
     wait_for("the SDK's conversation.join", T, || {
         let hub = hub.clone();
         async move { hub.commands().into_iter().find(|c| c["type"] == "conversation.join").map(|_| ()) }
     })
     .await;
-    let ready = script.wait_line("ready").await;
-    assert_eq!(ready["transport"], "ws");
 
     let commands = emu.prismer().hub.commands();
     let join = commands.iter().find(|c| c["type"] == "conversation.join").unwrap();

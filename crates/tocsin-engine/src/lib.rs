@@ -23,13 +23,14 @@ mod pipeline;
 pub mod snapshot;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tocsin_model::rules::{CompiledRuleSet, RuleSet};
 use tocsin_model::{EventKind, HistoryItem, Tier};
 use tocsin_providers::Command;
 use tocsin_secrets::KeyStore;
@@ -77,7 +78,12 @@ pub enum EngineError {
 pub(crate) struct Shared {
     statuses: Vec<watch::Receiver<AccountStatus>>,
     unread_urgent: AtomicU32,
-    paused: AtomicBool,
+    /// The user's rules, compiled; swapped whole when edited.
+    rules: std::sync::RwLock<Arc<CompiledRuleSet>>,
+    /// Quiet hours, pause, coalescing and repeats.
+    attention: Mutex<attention::Attention>,
+    /// Wakes the notify loop when the attention state changed (pause, settings).
+    attention_changed: Notify,
     demo: bool,
     store_error: Mutex<Option<String>>,
     notifier_error: Mutex<Option<String>>,
@@ -87,10 +93,15 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn snapshot(&self) -> Snapshot {
+        let pause = self.attention.lock().unwrap().pause().current(tocsin_model::now_ms());
         Snapshot {
             accounts: self.statuses.iter().map(|s| s.borrow().clone()).collect(),
             unread_urgent: self.unread_urgent.load(Ordering::SeqCst),
-            paused: self.paused.load(Ordering::SeqCst),
+            paused: pause != attention::Pause::Off,
+            paused_until_ms: match pause {
+                attention::Pause::Until(ms) => Some(ms),
+                _ => None,
+            },
             demo: self.demo,
             store_error: self.store_error.lock().unwrap().clone(),
             notifier_error: self.notifier_error.lock().unwrap().clone(),
@@ -176,10 +187,15 @@ impl Engine {
             statuses.push(rx);
         }
         let unread = store.unread_count(Tier::Urgent).await?;
+        let rules = load_rules(&store).await;
+        let mut attention_state = attention::Attention::new(load_json(&store, SETTING_ATTENTION).await.unwrap_or_default());
+        attention_state.set_pause(load_json(&store, SETTING_PAUSE).await.unwrap_or(attention::Pause::Off));
         let shared = Arc::new(Shared {
             statuses,
             unread_urgent: AtomicU32::new(u32::try_from(unread).unwrap_or(u32::MAX)),
-            paused: AtomicBool::new(false),
+            rules: std::sync::RwLock::new(Arc::new(rules)),
+            attention: Mutex::new(attention_state),
+            attention_changed: Notify::new(),
             demo,
             store_error: Mutex::new(None),
             notifier_error: Mutex::new(None),
@@ -237,11 +253,81 @@ impl Engine {
         self.shared.updates.subscribe()
     }
 
-    /// Pauses or resumes notifications (events are still stored).
+    /// Pauses notifications until resumed, or resumes them (events are still stored).
     pub fn set_paused(&self, paused: bool) -> Snapshot {
-        self.shared.paused.store(paused, Ordering::SeqCst);
+        self.set_pause(if paused { attention::Pause::Forever } else { attention::Pause::Off })
+    }
+
+    /// Sets the pause (for an hour, until tomorrow, until resumed, or off) and keeps it.
+    pub fn set_pause(&self, pause: attention::Pause) -> Snapshot {
+        self.shared.attention.lock().unwrap().set_pause(pause);
+        self.shared.attention_changed.notify_one();
         self.shared.touch();
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Ok(json) = serde_json::to_string(&pause) {
+                if let Err(e) = store.set_setting(SETTING_PAUSE, &json).await {
+                    tracing::warn!("the pause could not be saved: {e}");
+                }
+            }
+        });
         self.snapshot()
+    }
+
+    /// The rule set as TOML.
+    pub fn rules_toml(&self) -> Result<String, IpcError> {
+        let rules = self.shared.rules.read().unwrap().clone();
+        rules.rule_set().to_toml().map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))
+    }
+
+    /// Replaces the rule set with `toml` (validated first; nothing changes when it is
+    /// refused) and keeps it.
+    pub async fn set_rules_toml(&self, toml: &str) -> Result<(), IpcError> {
+        let compiled = RuleSet::from_toml(toml)
+            .and_then(|r| r.compile())
+            .map_err(|e| IpcError::new(ErrorCode::InvalidArgument, e.to_string()))?;
+        let normalized = compiled.rule_set().to_toml().map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?;
+        self.store.set_setting(SETTING_RULES, &normalized).await?;
+        *self.shared.rules.write().unwrap() = Arc::new(compiled);
+        Ok(())
+    }
+
+    /// What the rules (the current ones, or `toml` when given) decide for stored event `id`.
+    pub async fn test_rules(&self, id: i64, toml: Option<&str>) -> Result<tocsin_model::rules::Decision, IpcError> {
+        let event = self
+            .store
+            .event(id)
+            .await?
+            .ok_or_else(|| IpcError::new(ErrorCode::NotFound, format!("event {id} is not in the history")))?;
+        let rules = match toml {
+            Some(t) => Arc::new(
+                RuleSet::from_toml(t)
+                    .and_then(|r| r.compile())
+                    .map_err(|e| IpcError::new(ErrorCode::InvalidArgument, e.to_string()))?,
+            ),
+            None => self.shared.rules.read().unwrap().clone(),
+        };
+        Ok(rules.evaluate(&event))
+    }
+
+    /// The attention settings (quiet hours, coalescing, repeats).
+    pub fn attention_settings(&self) -> attention::AttentionSettings {
+        self.shared.attention.lock().unwrap().settings().clone()
+    }
+
+    /// Replaces the attention settings (validated) and keeps them.
+    pub async fn set_attention_settings(&self, settings: attention::AttentionSettings) -> Result<(), IpcError> {
+        settings.validate().map_err(|e| IpcError::new(ErrorCode::InvalidArgument, e.to_string()))?;
+        let json = serde_json::to_string(&settings).map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?;
+        self.store.set_setting(SETTING_ATTENTION, &json).await?;
+        self.shared
+            .attention
+            .lock()
+            .unwrap()
+            .set_settings(settings)
+            .map_err(|e| IpcError::new(ErrorCode::InvalidArgument, e.to_string()))?;
+        self.shared.attention_changed.notify_one();
+        Ok(())
     }
 
     /// Stored events, newest first.
@@ -274,7 +360,8 @@ impl Engine {
             let _ = self.shared.unread_urgent.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
             self.shared.touch();
         }
-        // Read here: its notification has nothing more to say.
+        // Read here: its notification has nothing more to say, and it stops repeating.
+        self.shared.attention.lock().unwrap().resolved(id);
         let notifier = self.notifier.clone();
         let _ = tokio::task::spawn_blocking(move || notifier.withdraw(id)).await;
         Ok(())
@@ -293,7 +380,11 @@ impl Engine {
     pub async fn on_alert_action(&self, action: AlertAction) -> Result<(), IpcError> {
         match action {
             AlertAction::MarkRead(id) => self.mark_read(id).await,
-            AlertAction::Open(_) | AlertAction::Dismissed(_) => Ok(()),
+            AlertAction::Dismissed(id) => {
+                self.shared.attention.lock().unwrap().resolved(id);
+                Ok(())
+            }
+            AlertAction::Open(_) => Ok(()),
         }
     }
 
@@ -369,6 +460,35 @@ impl Engine {
         self.store.close().await;
         if let Some(emu) = tasks.emulator {
             emu.shutdown().await;
+        }
+    }
+}
+
+const SETTING_RULES: &str = "rules";
+const SETTING_ATTENTION: &str = "attention";
+const SETTING_PAUSE: &str = "pause";
+
+/// The stored rule set, or the defaults. A stored set that no longer validates is
+/// reported and replaced by the defaults for this run (it stays stored).
+async fn load_rules(store: &Store) -> CompiledRuleSet {
+    match store.setting(SETTING_RULES).await {
+        Ok(Some(toml)) => match RuleSet::from_toml(&toml).and_then(|r| r.compile()) {
+            Ok(c) => return c,
+            Err(e) => tracing::error!("the saved rules are not valid ({e}); using the default rules"),
+        },
+        Ok(None) => {}
+        Err(e) => tracing::error!("the saved rules could not be read ({e}); using the default rules"),
+    }
+    CompiledRuleSet::defaults().clone()
+}
+
+async fn load_json<T: serde::de::DeserializeOwned>(store: &Store, key: &str) -> Option<T> {
+    let text = store.setting(key).await.ok().flatten()?;
+    match serde_json::from_str(&text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::error!("the saved {key} setting is not valid ({e}); using the default");
+            None
         }
     }
 }

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tocsin_model::rules::default_tier;
 use tocsin_model::{Event, HistoryItem, Tier};
 use tocsin_store::{NewEvent, Store};
 
@@ -17,6 +16,7 @@ use std::collections::HashMap;
 
 use tocsin_supervisor::Outgoing;
 
+use crate::attention::{Moment, Outgoing as AttentionOut};
 use crate::notifier::{Alert, Notifier, NotifyError};
 use crate::{Shared, Update};
 
@@ -30,7 +30,7 @@ pub(crate) fn spawn(
     notifier: Arc<dyn Notifier>,
     ackers: HashMap<String, mpsc::Sender<Outgoing>>,
 ) -> Vec<JoinHandle<()>> {
-    let (alert_tx, alert_rx) = mpsc::channel::<Alert>(1024);
+    let (alert_tx, alert_rx) = mpsc::channel::<(Alert, Option<String>)>(1024);
     vec![
         tokio::spawn(writer(store, shared.clone(), events, alert_tx, ackers)),
         tokio::spawn(notify_loop(shared, alert_rx, notifier)),
@@ -41,16 +41,19 @@ async fn writer(
     store: Store,
     shared: Arc<Shared>,
     mut events: mpsc::Receiver<Event>,
-    alerts: mpsc::Sender<Alert>,
+    alerts: mpsc::Sender<(Alert, Option<String>)>,
     ackers: HashMap<String, mpsc::Sender<Outgoing>>,
 ) {
     let mut buf = Vec::with_capacity(MAX_BATCH);
     while events.recv_many(&mut buf, MAX_BATCH).await > 0 {
+        let rules = shared.rules.read().unwrap().clone();
+        let mut notify = HashMap::new();
         let batch: Vec<NewEvent> = buf
             .drain(..)
             .map(|event| {
-                let tier = default_tier(&event);
-                NewEvent { event, tier }
+                let decision = rules.evaluate(&event);
+                notify.insert(event.dedupe_key.clone(), decision.notify);
+                NewEvent { event, tier: decision.tier }
             })
             .collect();
         let stored = commit(&store, &shared, &batch).await;
@@ -61,18 +64,17 @@ async fn writer(
                 let _ = tx.try_send(Outgoing::Ack(token.clone()));
             }
         }
-        for item in stored.into_iter().flatten() {
-            let urgent = item.tier == Tier::Urgent;
-            if urgent {
+        for (item, new) in stored.into_iter().zip(&batch).filter_map(|(i, n)| i.map(|i| (i, n))) {
+            if item.tier == Tier::Urgent {
                 shared.unread_urgent.fetch_add(1, Ordering::SeqCst);
                 shared.touch();
             }
-            let alert = urgent.then(|| alert_for(&item));
+            let alert = notify.get(&new.event.dedupe_key).copied().unwrap_or(false).then(|| alert_for(&item));
+            let inbox = item.inbox.clone();
             let _ = shared.updates.send(Update::Stored(item));
             if let Some(alert) = alert {
-                if !shared.paused.load(Ordering::SeqCst) {
-                    let _ = alerts.send(alert).await;
-                }
+                // Quiet hours, pause and bursts are the attention policy's call.
+                let _ = alerts.send((alert, inbox)).await;
             }
         }
     }
@@ -128,30 +130,69 @@ fn alert_for(item: &HistoryItem) -> Alert {
     Alert { event_id: item.id, account: item.account.clone(), tier: item.tier, summary, body }
 }
 
-async fn notify_loop(shared: Arc<Shared>, mut alerts: mpsc::Receiver<Alert>, notifier: Arc<dyn Notifier>) {
-    while let Some(alert) = alerts.recv().await {
-        let n = notifier.clone();
-        let result = tokio::task::spawn_blocking(move || n.notify(&alert)).await;
-        let error = match result {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e),
-            Err(join) => Some(NotifyError::Failed(join.to_string())),
+async fn notify_loop(shared: Arc<Shared>, mut alerts: mpsc::Receiver<(Alert, Option<String>)>, notifier: Arc<dyn Notifier>) {
+    loop {
+        let deadline = shared.attention.lock().unwrap().next_deadline();
+        let out = tokio::select! {
+            next = alerts.recv() => match next {
+                Some((alert, inbox)) => shared.attention.lock().unwrap().offer_in(alert, inbox.as_deref(), &Moment::now()),
+                None => return,
+            },
+            _ = sleep_until_opt(deadline) => shared.attention.lock().unwrap().tick(&Moment::now()),
+            _ = shared.attention_changed.notified() => continue,
         };
-        let mut current = shared.notifier_error.lock().unwrap();
-        match error {
-            None => {
-                if current.take().is_some() {
-                    tracing::info!("notifications work again");
-                    shared.touch();
+        for o in out {
+            let alert = match o {
+                AttentionOut::Single(a) => a,
+                AttentionOut::Repeat(a) => {
+                    // A reminder replaces the earlier notification of the same event.
+                    let n = notifier.clone();
+                    let id = a.event_id;
+                    let _ = tokio::task::spawn_blocking(move || n.withdraw(id)).await;
+                    a
                 }
+                AttentionOut::Summary(s) => Alert {
+                    event_id: s.event_ids.last().copied().unwrap_or(0),
+                    account: String::new(),
+                    tier: s.tier,
+                    summary: s.text.clone(),
+                    body: "Open Tocsin to see them all.".into(),
+                },
+            };
+            show(&shared, &notifier, alert).await;
+        }
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn show(shared: &Shared, notifier: &Arc<dyn Notifier>, alert: Alert) {
+    let n = notifier.clone();
+    let result = tokio::task::spawn_blocking(move || n.notify(&alert)).await;
+    let error = match result {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(join) => Some(NotifyError::Failed(join.to_string())),
+    };
+    let mut current = shared.notifier_error.lock().unwrap();
+    match error {
+        None => {
+            if current.take().is_some() {
+                tracing::info!("notifications work again");
+                shared.touch();
             }
-            Some(e) => {
-                let message = e.to_string();
-                if current.as_deref() != Some(message.as_str()) {
-                    tracing::warn!("{message}");
-                    *current = Some(message);
-                    shared.touch();
-                }
+        }
+        Some(e) => {
+            let message = e.to_string();
+            if current.as_deref() != Some(message.as_str()) {
+                tracing::warn!("{message}");
+                *current = Some(message);
+                shared.touch();
             }
         }
     }

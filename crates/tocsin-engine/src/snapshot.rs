@@ -19,6 +19,9 @@ pub struct Snapshot {
     pub accounts: Vec<AccountStatus>,
     pub unread_urgent: u32,
     pub paused: bool,
+    /// When a timed pause ends (ms since the epoch); null when not paused or paused until resumed.
+    #[ts(type = "number | null")]
+    pub paused_until_ms: Option<i64>,
     pub demo: bool,
     /// Why new events cannot be saved right now, if they cannot.
     pub store_error: Option<String>,
@@ -102,6 +105,7 @@ mod tests {
                 .collect(),
             unread_urgent: unread,
             paused,
+            paused_until_ms: None,
             demo: false,
             store_error: None,
             notifier_error: None,

@@ -288,3 +288,76 @@ topics = ["events.org_123.>"]
     engine.shutdown().await;
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn user_rules_decide_tier_and_notification_and_persist() {
+    let (emu, options, _dir) = setup("rules").await;
+    let recorder = Arc::new(Recorder::default());
+    let engine = Engine::start(options.clone(), recorder.clone()).await.unwrap();
+    wait_until(|| engine.snapshot().accounts[0].state == ConnState::Subscribed).await;
+    let bad = engine.set_rules_toml("[[rules]]\nname = \"broken\"\nwhen = { subject_regex = \"(oops\" }\nthen = { tier = \"urgent\" }\n").await;
+    let err = bad.unwrap_err();
+    assert_eq!(err.code, tocsin_engine::ErrorCode::InvalidArgument);
+    assert!(err.message.contains("\"broken\"") && err.message.contains("subject_regex"), "{}", err.message);
+    engine
+        .set_rules_toml(
+            r#"
+[[rules]]
+name = "VIP"
+when = { sender = ["@vip.example"] }
+then = { tier = "urgent" }
+
+[[rules]]
+name = "Newsletters stay quiet"
+when = { subject_contains = ["newsletter"] }
+then = { tier = "low", notify = false }
+"#,
+        )
+        .await
+        .unwrap();
+    let vip = json!({"event_id":"r1","type":"message.received","inbox_id":"inbox_ops",
+        "payload":{"message":{"id":"r1","from":"CEO <ceo@vip.example>","subject":"call me","body":"now"}}});
+    emu.daimon().publish(vip);
+    emu.daimon().publish(mail("r2", "[URGENT] Weekly newsletter", &[]));
+    wait_until(|| engine.snapshot().accounts[0].events_received == 2).await;
+    wait_until(|| recorder.0.lock().unwrap().len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let alerts = recorder.0.lock().unwrap().clone();
+    assert_eq!(alerts.len(), 1, "only the VIP mail notifies: {alerts:?}");
+    assert_eq!(alerts[0].summary, "call me");
+    let items = engine.history(10, None).await.unwrap();
+    assert_eq!(items[0].tier, Tier::Low, "the newsletter rule comes before the built-in [URGENT] rule? no: user rules replace the set");
+    assert_eq!(items[1].tier, Tier::Urgent);
+    let decision = engine.test_rules(items[1].id, None).await.unwrap();
+    assert_eq!(decision.rule.as_deref(), Some("VIP"));
+    engine.shutdown().await;
+    let engine = Engine::start(options, recorder.clone()).await.unwrap();
+    assert!(engine.rules_toml().unwrap().contains("Newsletters stay quiet"), "rules survive a restart");
+    engine.shutdown().await;
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_burst_of_urgent_mail_becomes_a_few_notifications_and_a_summary() {
+    let (emu, options, _dir) = setup("burst").await;
+    let recorder = Arc::new(Recorder::default());
+    let engine = Engine::start(options, recorder.clone()).await.unwrap();
+    wait_until(|| engine.snapshot().accounts[0].state == ConnState::Subscribed).await;
+    let mut settings = engine.attention_settings();
+    settings.coalesce_max = 3;
+    settings.coalesce_window_secs = 1;
+    engine.set_attention_settings(settings).await.unwrap();
+    for n in 0..20 {
+        emu.daimon().publish(mail(&format!("u{n}"), &format!("[URGENT] alert {n}"), &[]));
+    }
+    wait_until(|| engine.snapshot().unread_urgent == 20).await;
+    wait_until(|| recorder.0.lock().unwrap().iter().any(|a| a.summary.contains("urgent emails"))).await;
+    let alerts = recorder.0.lock().unwrap().clone();
+    assert_eq!(alerts.len(), 4, "3 alone, then one summary: {alerts:#?}");
+    assert_eq!(alerts[3].summary, "17 urgent emails in 1 inbox");
+    let mut bad = engine.attention_settings();
+    bad.coalesce_max = 0;
+    assert_eq!(engine.set_attention_settings(bad).await.unwrap_err().code, tocsin_engine::ErrorCode::InvalidArgument);
+    engine.shutdown().await;
+    emu.shutdown().await;
+}

@@ -219,6 +219,64 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// A stored setting (rules as TOML, attention as JSON, ...).
+    pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&self.pool).await?)
+    }
+
+    /// Stores a setting.
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The stored event `id` as the rules see it (for "test this rule").
+    pub async fn event(&self, id: i64) -> Result<Option<Event>, StoreError> {
+        let row = sqlx::query(
+            "SELECT dedupe_key, account, provider, kind, provider_type, provider_event_id, inbox, thread, message_id,
+                    sender, subject, body_text, body_html, labels, occurred_at_ms, received_at_ms, replayed, raw
+             FROM events WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let provider: String = row.try_get("provider")?;
+        let kind: String = row.try_get("kind")?;
+        let labels: String = row.try_get("labels")?;
+        let raw: String = row.try_get("raw")?;
+        let raw: serde_json::Value = serde_json::from_str(&raw).unwrap_or(serde_json::Value::Null);
+        Ok(Some(Event {
+            dedupe_key: row.try_get("dedupe_key")?,
+            provider: Provider::parse(&provider).unwrap_or(Provider::Daimon),
+            account: row.try_get("account")?,
+            kind: EventKind::parse(&kind),
+            provider_type: row.try_get("provider_type")?,
+            provider_event_id: row.try_get("provider_event_id")?,
+            occurred_at_ms: row.try_get("occurred_at_ms")?,
+            received_at_ms: row.try_get("received_at_ms")?,
+            inbox: row.try_get("inbox")?,
+            thread: row.try_get("thread")?,
+            message_id: row.try_get("message_id")?,
+            sender: row.try_get("sender")?,
+            subject: row.try_get("subject")?,
+            text: row.try_get("body_text")?,
+            html: row.try_get("body_html")?,
+            labels: serde_json::from_str(&labels).unwrap_or_default(),
+            attachments: Vec::new(),
+            replayed: row.try_get("replayed")?,
+            ack: None,
+            // Not columns: read back from the original frame where providers put them.
+            priority: raw.pointer("/notification/priority").and_then(|v| v.as_str()).map(str::to_owned),
+            topic: raw.get("topic").and_then(|v| v.as_str()).map(str::to_owned),
+            raw,
+        }))
+    }
+
     /// How many events are stored.
     pub async fn count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.pool).await?)
