@@ -22,27 +22,31 @@ pub const EVENT_STATUS: &str = "tocsin://status";
 
 pub fn run(args: &GlobalArgs) -> anyhow::Result<()> {
     let options = args.engine_options()?;
-    let (notifier, alert_actions) = DesktopNotifier::new();
-    tauri::async_runtime::spawn(notifier.listen());
-    let engine = tauri::async_runtime::block_on(Engine::start(options, Arc::new(notifier)))?;
-    let engine = Arc::new(engine);
     let open_window = !args.minimized;
-    let app = builder::<tauri::Wry>(engine.clone(), open_window).build(tauri::generate_context!())?;
-    spawn_alert_actions(app.handle().clone(), engine.clone(), alert_actions);
-    let shutdown_engine = engine.clone();
-    app.run(move |_app, event| match event {
+    let app = builder::<tauri::Wry>(options, open_window).build(tauri::generate_context!())?;
+    app.run(move |app, event| match event {
         // The last window closed: stay in the tray.
         RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
-        RunEvent::Exit => tauri::async_runtime::block_on(shutdown_engine.shutdown()),
+        RunEvent::Exit => {
+            if let Some(state) = app.try_state::<AppState>() {
+                tauri::async_runtime::block_on(state.engine.shutdown());
+            }
+        }
         _ => {}
     });
     Ok(())
 }
 
-/// The Tauri builder, generic over the runtime so tests can use the mock runtime.
-pub fn builder<R: Runtime>(engine: Arc<Engine>, open_window: bool) -> tauri::Builder<R> {
+/// The Tauri app. The single-instance check runs first, so a second launch focuses
+/// the first and exits before starting an engine of its own.
+pub fn builder<R: Runtime>(options: tocsin_engine::EngineOptions, open_window: bool) -> tauri::Builder<R> {
     tauri::Builder::<R>::new()
-        .manage(AppState { engine: engine.clone() })
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            tracing::info!("another launch: showing the window");
+            if let Err(e) = crate::window::open(app) {
+                tracing::error!("cannot open the window: {e}");
+            }
+        }))
         .manage(crate::window::PendingFocus::default())
         .invoke_handler(tauri::generate_handler![
             crate::commands::history::history_list,
@@ -53,8 +57,14 @@ pub fn builder<R: Runtime>(engine: Arc<Engine>, open_window: bool) -> tauri::Bui
             crate::commands::window::take_focus,
         ])
         .setup(move |app| {
+            let (notifier, alert_actions) = DesktopNotifier::new();
+            tauri::async_runtime::spawn(notifier.listen());
+            let engine = tauri::async_runtime::block_on(Engine::start(options, Arc::new(notifier)))?;
+            let engine = Arc::new(engine);
+            app.manage(AppState { engine: engine.clone() });
             crate::tray::create(app.handle(), &engine.snapshot())?;
             spawn_forwarder(app.handle().clone(), engine.clone());
+            spawn_alert_actions(app.handle().clone(), engine.clone(), alert_actions);
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 crate::signals::terminated().await;

@@ -2,7 +2,7 @@
 //! and a menu with a status line, Open history, Pause notifications and Quit.
 
 use tauri::image::Image;
-use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem};
+use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
 use tocsin_engine::TrayState;
@@ -13,7 +13,11 @@ use crate::gui::AppState;
 pub const TRAY_ID: &str = "tocsin";
 const STATUS_ITEM: &str = "status";
 const OPEN_ITEM: &str = "open";
-const PAUSE_ITEM: &str = "pause";
+const PAUSE_HOUR: &str = "pause-hour";
+const PAUSE_TOMORROW: &str = "pause-tomorrow";
+const PAUSE_FOREVER: &str = "pause-forever";
+const RESUME_ITEM: &str = "resume";
+const RECONNECT_ITEM: &str = "reconnect";
 const QUIT_ITEM: &str = "quit";
 
 fn icon(state: TrayState) -> Image<'static> {
@@ -41,7 +45,7 @@ fn title(s: &Snapshot) -> String {
 struct TrayMenu<R: Runtime> {
     status: MenuItem<R>,
     accounts: Vec<MenuItem<R>>,
-    pause: CheckMenuItem<R>,
+    resume: MenuItem<R>,
 }
 
 /// One account's line: "ops (daimon): connected".
@@ -58,7 +62,20 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) -> tauri::Res
         .map(|(i, a)| MenuItem::with_id(app, format!("account-{i}"), account_line(a), false, None::<&str>))
         .collect::<tauri::Result<Vec<_>>>()?;
     let open = MenuItem::with_id(app, OPEN_ITEM, "Open history", true, None::<&str>)?;
-    let pause = CheckMenuItem::with_id(app, PAUSE_ITEM, "Pause notifications", true, snapshot.paused, None::<&str>)?;
+    let resume = MenuItem::with_id(app, RESUME_ITEM, "Resume notifications", snapshot.paused, None::<&str>)?;
+    let pause = Submenu::with_items(
+        app,
+        "Pause notifications",
+        true,
+        &[
+            &MenuItem::with_id(app, PAUSE_HOUR, "For 1 hour", true, None::<&str>)?,
+            &MenuItem::with_id(app, PAUSE_TOMORROW, "Until tomorrow morning", true, None::<&str>)?,
+            &MenuItem::with_id(app, PAUSE_FOREVER, "Until I resume", true, None::<&str>)?,
+            &PredefinedMenuItem::separator(app)?,
+            &resume,
+        ],
+    )?;
+    let reconnect = MenuItem::with_id(app, RECONNECT_ITEM, "Reconnect all", true, None::<&str>)?;
     let quit = MenuItem::with_id(app, QUIT_ITEM, "Quit", true, None::<&str>)?;
     let separator_a = PredefinedMenuItem::separator(app)?;
     let separator_b = PredefinedMenuItem::separator(app)?;
@@ -66,7 +83,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) -> tauri::Res
     for a in &accounts {
         items.push(a);
     }
-    items.extend([&separator_a as &dyn tauri::menu::IsMenuItem<R>, &open, &pause, &separator_b]);
+    items.extend([&separator_a as &dyn tauri::menu::IsMenuItem<R>, &open, &pause, &reconnect, &separator_b]);
     items.push(&quit);
     let menu = Menu::with_items(app, &items)?;
     TrayIconBuilder::with_id(TRAY_ID)
@@ -77,7 +94,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) -> tauri::Res
         .show_menu_on_left_click(true)
         .on_menu_event(on_menu)
         .build(app)?;
-    app.manage(TrayMenu { status, accounts, pause });
+    app.manage(TrayMenu { status, accounts, resume });
     Ok(())
 }
 
@@ -88,12 +105,20 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
                 tracing::error!("cannot open the window: {e}");
             }
         }
-        PAUSE_ITEM => {
+        PAUSE_HOUR | PAUSE_TOMORROW | PAUSE_FOREVER | RESUME_ITEM => {
+            use tocsin_engine::attention::{pause_for_hour, pause_until_tomorrow, Pause};
+            let now = chrono::Local::now();
+            let pause = match event.id().as_ref() {
+                PAUSE_HOUR => pause_for_hour(&now),
+                PAUSE_TOMORROW => pause_until_tomorrow(&now),
+                PAUSE_FOREVER => Pause::Forever,
+                _ => Pause::Off,
+            };
             let state = app.state::<AppState>();
-            let paused = !state.engine.snapshot().paused;
-            let snapshot = state.engine.set_paused(paused);
+            let snapshot = state.engine.set_pause(pause);
             update(app, &snapshot);
         }
+        RECONNECT_ITEM => app.state::<AppState>().engine.reconnect_all(),
         QUIT_ITEM => app.exit(0),
         _ => {}
     }
@@ -111,6 +136,6 @@ pub fn update<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) {
         for (item, account) in menu.accounts.iter().zip(&snapshot.accounts) {
             let _ = item.set_text(account_line(account));
         }
-        let _ = menu.pause.set_checked(snapshot.paused);
+        let _ = menu.resume.set_enabled(snapshot.paused);
     }
 }

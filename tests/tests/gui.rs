@@ -86,9 +86,22 @@ async fn the_tray_tells_the_truth_and_quit_exits() {
         flatten(&menu).into_iter().filter(|e| !e.is_separator() && !e.label.is_empty()).map(|e| e.label.clone()).collect();
     assert_eq!(
         labels,
-        ["Connected · 0 unread urgent", "ops (daimon): connected", "Open history", "Pause notifications", "Quit"],
+        [
+            "Connected · 0 unread urgent",
+            "ops (daimon): connected",
+            "Open history",
+            "Pause notifications",
+            "For 1 hour",
+            "Until tomorrow morning",
+            "Until I resume",
+            "Resume notifications",
+            "Reconnect all",
+            "Quit"
+        ],
         "{menu:#?}"
     );
+    let resume = flatten(&menu).into_iter().find(|e| e.label == "Resume notifications").unwrap().clone();
+    assert!(!resume.enabled, "nothing to resume yet");
     let status_entry = flatten(&menu).into_iter().find(|e| e.label.contains("unread urgent")).unwrap().clone();
     assert!(!status_entry.enabled, "the status line is information, not an action");
     let icon_connected = item.icon_name().await;
@@ -102,19 +115,29 @@ async fn the_tray_tells_the_truth_and_quit_exits() {
     let icon_urgent = item.icon_name().await;
     assert_ne!(icon_connected, icon_urgent, "the icon shows the unread-urgent state");
 
-    // Pause from the tray: the next urgent event is counted but not notified.
-    item.click_label("Pause notifications").await;
+    // A second launch does not start another Tocsin: it hands over and exits.
+    let mut second = AppProcess::spawn(&["--minimized"], &env_refs);
+    let status = second.wait_exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "{status:?}\n{}", second.log());
+    assert!(app.running(), "the first instance keeps running");
+
+    // Pause for an hour from the tray: the status line says until when.
+    item.click_label("For 1 hour").await;
+    item.wait_for_menu(|m| status_line(m).contains("paused until "), Duration::from_secs(10)).await;
+    // Pause until resumed: the next urgent event is counted but not notified.
+    item.click_label("Until I resume").await;
     let menu = item
-        .wait_for_menu(
-            |m| flatten(m).iter().any(|e| e.label == "Pause notifications" && e.toggle_state == Some(1)),
-            Duration::from_secs(10),
-        )
+        .wait_for_menu(|m| status_line(m).contains("notifications paused"), Duration::from_secs(10))
         .await;
-    assert!(status_line(&menu).contains("notifications paused"), "{}", status_line(&menu));
+    assert!(flatten(&menu).iter().any(|e| e.label == "Resume notifications" && e.enabled));
     s.emu.daimon().publish(mail("u2", "[URGENT] Second alert while paused", "alerts@example.com", "x", &[]));
     item.wait_for_menu(|m| status_line(m).ends_with("2 unread urgent"), Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(notes.notifications().len(), 1, "paused: no notification");
+    item.click_label("Resume notifications").await;
+    item.wait_for_menu(|m| !status_line(m).contains("paused"), Duration::from_secs(10)).await;
+    s.emu.daimon().publish(mail("u3", "[URGENT] Third alert after resuming", "alerts@example.com", "x", &[]));
+    notes.wait_for(2, Duration::from_secs(20)).await;
 
     // The provider goes away: the account's line says so.
     let Setup { emu, dir: _dir } = s;

@@ -30,6 +30,7 @@ vi.mock("./lib/ipc", async (importOriginal) => {
 
 import * as ipc from "./lib/ipc";
 import App from "./App.svelte";
+import { fakeViewport, items } from "./test/fixtures";
 
 function item(id: number, over: Partial<HistoryItem> = {}): HistoryItem {
   return {
@@ -55,6 +56,7 @@ const snapshot: Snapshot = {
   accounts: [{ account: "demo", provider: "daimon", state: { state: "subscribed" }, lastError: null, eventsReceived: 3, transport: "websocket" }],
   unreadUrgent: 1,
   paused: false,
+  pausedUntilMs: null,
   demo: true,
   storeError: null,
   notifierError: null,
@@ -63,6 +65,8 @@ const snapshot: Snapshot = {
 const rows = () => screen.queryAllByTestId("event-row");
 
 beforeEach(() => {
+  vi.mocked(ipc.historyList).mockReset();
+  vi.mocked(ipc.setPaused).mockReset();
   vi.mocked(ipc.status).mockResolvedValue(snapshot);
   vi.mocked(ipc.historyList).mockResolvedValue([item(3, { tier: "urgent" }), item(2), item(1)]);
   vi.mocked(ipc.setPaused).mockImplementation(async (paused) => ({ ...snapshot, paused }));
@@ -121,14 +125,55 @@ describe("App", () => {
     await fireEvent.click(screen.getByTestId("pause-toggle"));
     expect(ipc.setPaused).toHaveBeenCalledWith(true);
     await waitFor(() => expect(screen.getByTestId("pause-toggle").textContent).toContain("Resume"));
+    expect(screen.getByTestId("pause-toggle").getAttribute("aria-pressed")).toBe("true");
+    expect(screen.getByTestId("paused").textContent).toBe("Notifications paused");
+    await fireEvent.click(screen.getByTestId("pause-toggle"));
+    expect(ipc.setPaused).toHaveBeenLastCalledWith(false);
+    await waitFor(() => expect(screen.getByTestId("pause-toggle").textContent).toContain("Pause"));
+    expect(screen.queryByTestId("paused")).toBeNull();
+  });
+
+  it("pages in older events when scrolled near the end", async () => {
+    vi.mocked(ipc.historyList).mockResolvedValueOnce(items(100, 250)).mockResolvedValueOnce(items(50, 150));
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("app").dataset.ready).toBe("true"));
+    const list = screen.getByTestId("event-list");
+    fakeViewport(list, 580).scrollTo(90 * 58);
+    await waitFor(() => expect(ipc.historyList).toHaveBeenLastCalledWith(100, 151));
+    await waitFor(() => expect(screen.getByText("That is everything in the history.")).toBeTruthy());
+    // The older page is below the first: scrolling to the end shows the oldest event.
+    fireEvent.keyDown(list, { key: "End" });
+    await waitFor(() => expect(rows()[rows().length - 1]!.dataset.id).toBe("101"));
+    expect(ipc.historyList).toHaveBeenCalledTimes(2);
+  });
+
+  it("shows an error when paging fails, and keeps the list", async () => {
+    vi.mocked(ipc.historyList)
+      .mockResolvedValueOnce(items(100))
+      .mockRejectedValueOnce({ code: "store_unavailable", message: "database is locked" });
+    render(App);
+    await waitFor(() => expect(rows().length).toBeGreaterThan(0));
+    fakeViewport(screen.getByTestId("event-list"), 580).scrollTo(95 * 58);
+    await waitFor(() => expect(screen.getByTestId("error").textContent).toContain("database is locked"));
+    expect(rows().map((r) => r.dataset.id)).toContain("5");
   });
 
   it("renders hostile subjects as text", async () => {
     const payload = `<img src=x onerror="window.__pwned=1">`;
-    vi.mocked(ipc.historyList).mockResolvedValue([item(1, { subject: payload, sender: "<script>x</script>" })]);
+    vi.mocked(ipc.historyList).mockResolvedValue([
+      item(1, { subject: payload, sender: "<script>x</script>", excerpt: "<b>not bold</b>", inbox: "<i>inbox</i>" }),
+    ]);
+    vi.mocked(ipc.status).mockResolvedValue({
+      ...snapshot,
+      accounts: [{ ...snapshot.accounts[0]!, account: "<img src=y onerror=alert(1)>", lastError: "<svg onload=alert(2)>" }],
+    });
     render(App);
     await waitFor(() => expect(rows()).toHaveLength(1));
     expect(screen.getByTestId("event-subject").textContent).toBe(payload);
+    expect(rows()[0]!.textContent).toContain("<b>not bold</b>");
+    expect(rows()[0]!.textContent).toContain("<script>x</script>");
+    expect(screen.getByTestId("account-status").textContent).toContain("<img src=y onerror=alert(1)>");
+    expect(document.querySelector("svg, b, script, i")).toBeNull();
     expect(document.querySelector("img")).toBeNull();
     expect((window as unknown as { __pwned?: number }).__pwned).toBeUndefined();
   });

@@ -125,6 +125,8 @@ pub struct Engine {
     /// Each account's channel to its supervisor (acks, commands).
     outgoing: std::collections::HashMap<String, mpsc::Sender<Outgoing>>,
     notifier: Arc<dyn Notifier>,
+    /// The runtime the engine runs on, for work started from other threads.
+    runtime: tokio::runtime::Handle,
 }
 
 struct Tasks {
@@ -240,7 +242,7 @@ impl Engine {
         let status_task = tokio::spawn(snapshot::publish_loop(shared.clone(), cancel.clone()));
         let emulator_addr = emulator.as_ref().map(|e| e.local_addr());
         let tasks = Tasks { supervisors, pipeline, status_task, emulator };
-        Ok(Engine { store, shared, cancel, tasks: tokio::sync::Mutex::new(Some(tasks)), emulator_addr, outgoing, notifier })
+        Ok(Engine { store, shared, cancel, tasks: tokio::sync::Mutex::new(Some(tasks)), emulator_addr, outgoing, notifier, runtime: tokio::runtime::Handle::current() })
     }
 
     /// The aggregate state now.
@@ -264,7 +266,8 @@ impl Engine {
         self.shared.attention_changed.notify_one();
         self.shared.touch();
         let store = self.store.clone();
-        tokio::spawn(async move {
+        // Callable from any thread (a tray menu handler has no runtime of its own).
+        self.runtime.spawn(async move {
             if let Ok(json) = serde_json::to_string(&pause) {
                 if let Err(e) = store.set_setting(SETTING_PAUSE, &json).await {
                     tracing::warn!("the pause could not be saved: {e}");

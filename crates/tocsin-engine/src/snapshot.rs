@@ -69,11 +69,21 @@ impl Snapshot {
         } else {
             format!("{connected} of {} connected", self.accounts.len())
         };
-        if self.paused {
+        if let Some(until) = self.paused_until_ms {
+            s.push_str(&format!(" · paused until {}", local_hh_mm(until)));
+        } else if self.paused {
             s.push_str(" · notifications paused");
         }
         s.push_str(&format!(" · {} unread urgent", self.unread_urgent));
         s
+    }
+}
+
+fn local_hh_mm(ms: i64) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_millis_opt(ms) {
+        chrono::LocalResult::Single(t) => t.format("%H:%M").to_string(),
+        _ => "later".into(),
     }
 }
 

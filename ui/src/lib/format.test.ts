@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { appendOlder, describeState, mergeNewest, overall, relativeTime, title } from "./format";
+import { appendOlder, describeState, mergeNewest, overall, pauseLabel, relativeTime, title } from "./format";
 import type { HistoryItem } from "./bindings/HistoryItem";
 import type { Snapshot } from "./bindings/Snapshot";
 
@@ -32,12 +32,15 @@ describe("describeState", () => {
     expect(describeState({ state: "closed", reason: "the server rejected the API key", fatal: true })).toBe(
       "Stopped: the server rejected the API key",
     );
-    expect(describeState({ state: "closed", reason: "stopped", fatal: false })).toBe("Disconnected");
+    expect(describeState({ state: "closed", reason: "stopped", fatal: false })).toBe("Stopped");
+    expect(describeState({ state: "closed", reason: "server closed the connection", fatal: false })).toBe(
+      "Stopped: server closed the connection",
+    );
   });
 });
 
 describe("overall", () => {
-  const base: Snapshot = { accounts: [], unreadUrgent: 0, paused: false, demo: false, storeError: null, notifierError: null };
+  const base: Snapshot = { accounts: [], unreadUrgent: 0, paused: false, pausedUntilMs: null, demo: false, storeError: null, notifierError: null };
   const acct = (state: Snapshot["accounts"][number]["state"]) => ({
     account: "a",
     provider: "daimon" as const,
@@ -78,5 +81,16 @@ describe("lists", () => {
     expect(relativeTime(now - 45_000, now)).toBe("45 s ago");
     expect(relativeTime(now - 5 * 60_000, now)).toBe("5 min ago");
     expect(relativeTime(now - 3 * 3_600_000, now)).toBe("3 h ago");
+  });
+});
+
+describe("pauseLabel", () => {
+  const base: Snapshot = { accounts: [], unreadUrgent: 0, paused: false, pausedUntilMs: null, demo: false, storeError: null, notifierError: null };
+  it("says whether and until when notifications are paused", () => {
+    const now = new Date(2026, 10, 23, 9, 0).getTime();
+    expect(pauseLabel(base, now)).toBeNull();
+    expect(pauseLabel({ ...base, paused: true }, now)).toBe("Notifications paused");
+    expect(pauseLabel({ ...base, paused: true, pausedUntilMs: now + 3_600_000 }, now)).toMatch(/^Paused until \S*10.00/);
+    expect(pauseLabel({ ...base, paused: true, pausedUntilMs: now + 2 * 86_400_000 }, now)).toMatch(/^Paused until \S+ \S*09.00/);
   });
 });

@@ -15,8 +15,11 @@ export function describeState(s: ConnState): string {
       return "Connected";
     case "reconnecting":
       return `Reconnecting (attempt ${s.attempt}, in ${Math.max(1, Math.ceil(s.delayMs / 1000))} s)`;
-    case "closed":
-      return s.fatal ? `Stopped: ${s.reason}` : "Disconnected";
+    case "closed": {
+      // "stopped" is the reason for an orderly shutdown: nothing more to say.
+      const reason = s.reason.trim();
+      return reason && reason !== "stopped" ? `Stopped: ${reason}` : "Stopped";
+    }
   }
 }
 
@@ -28,6 +31,17 @@ export function overall(s: Snapshot): { label: string; tone: "ok" | "warn" | "er
   if (s.accounts.length === 0) return { label: "No accounts", tone: "idle" };
   if (up === s.accounts.length) return { label: "All connected", tone: "ok" };
   return { label: `${up} of ${s.accounts.length} connected`, tone: "warn" };
+}
+
+/** What the pause means now: null when notifications are on. */
+export function pauseLabel(s: Snapshot, now: number = Date.now()): string | null {
+  if (!s.paused) return null;
+  const until = s.pausedUntilMs;
+  if (until === null || until === undefined) return "Notifications paused";
+  const end = new Date(until);
+  const sameDay = new Date(now).toDateString() === end.toDateString();
+  const time = end.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  return sameDay ? `Paused until ${time}` : `Paused until ${end.toLocaleDateString(undefined, { weekday: "short" })} ${time}`;
 }
 
 const UNITS: [number, string][] = [
@@ -71,6 +85,8 @@ export function title(item: HistoryItem): string {
 
 /** Merges newly arrived items into a newest-first list, ignoring ids already present. */
 export function mergeNewest(list: HistoryItem[], incoming: HistoryItem[]): HistoryItem[] {
+  // The common case: one live event, newer than everything shown.
+  if (incoming.length === 1 && (list.length === 0 || incoming[0]!.id > list[0]!.id)) return [incoming[0]!, ...list];
   const seen = new Set(list.map((i) => i.id));
   const fresh = incoming.filter((i) => !seen.has(i.id));
   if (fresh.length === 0) return list;

@@ -4,7 +4,11 @@ import type { AccountStatus } from "./AccountStatus";
 /**
  * Everything the tray and the window header show.
  */
-export type Snapshot = { accounts: Array<AccountStatus>, unreadUrgent: number, paused: boolean, demo: boolean, 
+export type Snapshot = { accounts: Array<AccountStatus>, unreadUrgent: number, paused: boolean, 
+/**
+ * When a timed pause ends (ms since the epoch); null when not paused or paused until resumed.
+ */
+pausedUntilMs: number | null, demo: boolean, 
 /**
  * Why new events cannot be saved right now, if they cannot.
  */
