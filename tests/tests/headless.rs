@@ -265,3 +265,72 @@ async fn mark_read_from_the_notification_reaches_the_provider_and_closes_it() {
     assert!(app.wait_exit(Duration::from_secs(10)).await.success());
     s.emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_real_notification_daemon_dunst_shows_only_the_urgent_alert() {
+    tocsin_e2e::app::require_display();
+    let s = setup().await;
+    let bus = PrivateBus::start();
+    let dunst = std::process::Command::new("dunst")
+        .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dunst must be installed (scripts/setup.sh --test)");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _dunst = Kill(dunst);
+    bus.wait_for_name("org.freedesktop.Notifications", Duration::from_secs(10)).await;
+    let (config, data) = s.dirs();
+    // The app runs headless but notifies the desktop's daemon (a display is present for dunst only).
+    let mut app = AppProcess::spawn(
+        &["run", "--headless"],
+        &[("TOCSIN_KEY_OPS", KEY), ("TOCSIN_CONFIG_DIR", &config), ("TOCSIN_DATA_DIR", &data), ("DBUS_SESSION_BUS_ADDRESS", bus.address())],
+    );
+    wait_connected(&s.emu).await;
+    s.emu.daimon().publish(mail("d1", "Not urgent at all", &[]));
+    s.emu.daimon().publish(mail("d2", "[URGENT] Seen by dunst", &[]));
+    let dunstctl = |args: &[&str]| {
+        let out = std::process::Command::new("dunstctl")
+            .args(args)
+            .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
+            .output()
+            .expect("dunstctl");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    wait_for("dunst to show the urgent alert", Duration::from_secs(20), || async {
+        (dunstctl(&["count", "displayed"]) == "1").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(dunstctl(&["count", "displayed"]), "1", "only the urgent event notifies");
+    // What dunst shows is our alert, with the urgency and app it was sent with.
+    let history = dunstctl(&["history"]);
+    let _ = history; // dunst moves notifications to history only once closed
+    let _ = std::process::Command::new("dunstctl")
+        .args(["close-all"])
+        .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
+        .output();
+    let history = wait_for("dunst's history", Duration::from_secs(10), || async {
+        let h = dunstctl(&["history"]);
+        h.contains("Seen by dunst").then_some(h)
+    })
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&history).expect("dunstctl history is JSON");
+    let entry = v["data"][0].as_array().unwrap().iter().find(|n| n["summary"]["data"] == "[URGENT] Seen by dunst").unwrap();
+    assert_eq!(entry["appname"]["data"], "Tocsin");
+    assert_eq!(entry["timeout"]["data"], 0, "urgent alerts stay until acted on: {entry}");
+    assert_eq!(entry["default_action_name"]["data"], "default", "a click opens the event: {entry}");
+    assert_eq!(entry["category"]["data"], "email.arrived");
+    // dunst renders markup: the sender's angle brackets arrive escaped, as text.
+    assert!(entry["body"]["data"].as_str().unwrap().contains("&lt;bot@example.com&gt;"), "{entry}");
+    assert!(!history.contains("Not urgent at all"));
+    app.signal("TERM");
+    assert!(app.wait_exit(Duration::from_secs(10)).await.success());
+    s.emu.shutdown().await;
+}
