@@ -15,6 +15,7 @@
 //! - `headless.rs`, `history.rs`, `emulator.rs`: the non-GUI subcommands
 //! - `notifier.rs`, `paths.rs`, `logging.rs`
 
+pub mod badge;
 pub mod cli;
 pub mod commands;
 mod emulator;

@@ -20,6 +20,18 @@ const RESUME_ITEM: &str = "resume";
 const RECONNECT_ITEM: &str = "reconnect";
 const QUIT_ITEM: &str = "quit";
 
+/// The tray icon for `state`, with the unread-urgent count as a badge.
+fn badged_icon(state: TrayState, unread: u32) -> Image<'static> {
+    let base = icon(state);
+    if unread == 0 {
+        return base;
+    }
+    let (w, h) = (base.width(), base.height());
+    let mut rgba = base.rgba().to_vec();
+    crate::badge::draw(&mut rgba, w, h, unread);
+    Image::new_owned(rgba, w, h)
+}
+
 fn icon(state: TrayState) -> Image<'static> {
     let bytes: &'static [u8] = match state {
         TrayState::Connected => include_bytes!("../../icons/tray-connected.png"),
@@ -87,7 +99,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) -> tauri::Res
     items.push(&quit);
     let menu = Menu::with_items(app, &items)?;
     TrayIconBuilder::with_id(TRAY_ID)
-        .icon(icon(snapshot.tray_state()))
+        .icon(badged_icon(snapshot.tray_state(), snapshot.unread_urgent))
         .title(title(snapshot))
         .tooltip(format!("Tocsin: {}", snapshot.summary()))
         .menu(&menu)
@@ -127,7 +139,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
 /// Brings the tray in line with `snapshot`.
 pub fn update<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) {
     if let Some(tray) = app.tray_by_id(TRAY_ID) {
-        let _ = tray.set_icon(Some(icon(snapshot.tray_state())));
+        let _ = tray.set_icon(Some(badged_icon(snapshot.tray_state(), snapshot.unread_urgent)));
         let _ = tray.set_title(Some(title(snapshot)));
         let _ = tray.set_tooltip(Some(format!("Tocsin: {}", snapshot.summary())));
     }
