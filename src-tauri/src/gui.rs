@@ -47,6 +47,11 @@ pub fn builder<R: Runtime>(options: tocsin_engine::EngineOptions, open_window: b
                 tracing::error!("cannot open the window: {e}");
             }
         }))
+        // Start at login, in the tray.
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec!["--minimized"]),
+        ))
         .manage(crate::window::PendingFocus::default())
         .invoke_handler(tauri::generate_handler![
             crate::commands::history::history_list,
@@ -55,6 +60,8 @@ pub fn builder<R: Runtime>(options: tocsin_engine::EngineOptions, open_window: b
             crate::commands::status::status,
             crate::commands::status::set_paused,
             crate::commands::window::take_focus,
+            crate::commands::settings::autostart_enabled,
+            crate::commands::settings::set_autostart,
         ])
         .setup(move |app| {
             let (notifier, alert_actions) = DesktopNotifier::new();

@@ -255,11 +255,16 @@ async fn the_demo_profile_runs_all_five_providers_in_the_app() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data").display().to_string();
     let config = dir.path().join("config").display().to_string();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let home_str = home.display().to_string();
     let env = [
         ("DBUS_SESSION_BUS_ADDRESS", bus.address()),
         ("TOCSIN_DEMO_INTERVAL_MS", "60"),
         ("TOCSIN_DATA_DIR", data.as_str()),
         ("TOCSIN_CONFIG_DIR", config.as_str()),
+        ("HOME", home_str.as_str()),
+        ("XDG_CONFIG_HOME", ""),
     ];
     let driver = WebDriver::start(&env).await;
     let session = driver.new_session(&binary(), &["--demo".to_owned()]).await;
@@ -299,5 +304,21 @@ async fn the_demo_profile_runs_all_five_providers_in_the_app() {
     .await;
     assert_eq!(providers, ["demo-agentmail", "demo-chat", "demo-mail", "demo-prismer", "demo-topics"]);
     session.save_screenshot("window-demo").await;
+
+    // Start at login: the setting writes (and removes) the desktop's login item.
+    let invoke = |cmd: &str, args: Value| {
+        format!("return window.__TAURI_INTERNALS__.invoke('{cmd}', {args})")
+    };
+    assert_eq!(session.execute(&invoke("autostart_enabled", json!({})), vec![]).await, json!(false));
+    assert_eq!(session.execute(&invoke("set_autostart", json!({"enabled": true})), vec![]).await, json!(true));
+    let entry = std::fs::read_dir(home.join(".config/autostart"))
+        .expect("an autostart folder")
+        .filter_map(Result::ok)
+        .find(|e| e.path().extension().is_some_and(|x| x == "desktop"))
+        .expect("a login item");
+    let desktop = std::fs::read_to_string(entry.path()).unwrap();
+    assert!(desktop.contains("--minimized"), "starts in the tray: {desktop}");
+    assert_eq!(session.execute(&invoke("set_autostart", json!({"enabled": false})), vec![]).await, json!(false));
+    assert!(!entry.path().exists(), "turning it off removes the login item");
     session.close().await;
 }

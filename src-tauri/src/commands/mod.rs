@@ -2,5 +2,6 @@
 //! failure, whose `code` the window matches on.
 
 pub mod history;
+pub mod settings;
 pub mod status;
 pub mod window;

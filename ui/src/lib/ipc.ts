@@ -44,6 +44,15 @@ export function setPaused(paused: boolean): Promise<Snapshot> {
   return call("set_paused", { paused });
 }
 
+/** Whether Tocsin starts in the tray at login. */
+export function autostartEnabled(): Promise<boolean> {
+  return call("autostart_enabled");
+}
+
+export function setAutostart(enabled: boolean): Promise<boolean> {
+  return call("set_autostart", { enabled });
+}
+
 export const EVENT_FOCUS = "tocsin://focus";
 
 /** The event a notification asked the window to show, once. */
