@@ -44,6 +44,21 @@ pub enum Command {
         #[command(subcommand)]
         command: HistoryCommand,
     },
+    /// The urgency rules, as TOML.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Print the rule set (the defaults until rules are imported).
+    Export,
+    /// Replace the rule set with a TOML file (`-` for stdin), after checking it.
+    Import { file: PathBuf },
+    /// Show which rule decides stored event ID, and what it decides.
+    Test { id: i64 },
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +120,7 @@ pub fn main() -> ExitCode {
         Some(Command::History { command: HistoryCommand::List { json, limit } }) => {
             crate::history::list(&cli.global, json, limit)
         }
+        Some(Command::Rules { ref command }) => crate::rules::run(&cli.global, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

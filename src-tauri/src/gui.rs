@@ -62,6 +62,11 @@ pub fn builder<R: Runtime>(options: tocsin_engine::EngineOptions, open_window: b
             crate::commands::window::take_focus,
             crate::commands::settings::autostart_enabled,
             crate::commands::settings::set_autostart,
+            crate::commands::settings::rules_get,
+            crate::commands::settings::rules_set,
+            crate::commands::settings::rules_test,
+            crate::commands::settings::attention_get,
+            crate::commands::settings::attention_set,
         ])
         .setup(move |app| {
             let (notifier, alert_actions) = DesktopNotifier::new();

@@ -22,6 +22,7 @@ mod emulator;
 pub mod gui;
 mod headless;
 mod history;
+mod rules;
 pub mod logging;
 pub mod notifier;
 pub mod paths;

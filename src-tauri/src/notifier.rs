@@ -169,6 +169,9 @@ impl Notifier for DesktopNotifier {
             });
         }
         n.timeout(if alert.tier == Tier::Urgent { Timeout::Never } else { Timeout::Default });
+        if let Some(sound) = &alert.sound {
+            n.sound_name(sound);
+        }
         let handle = n.show().map_err(|e| {
             let text = e.to_string();
             if ["ServiceUnknown", "NameHasNoOwner", "No such file", "Connection refused", "DBUS_SESSION_BUS_ADDRESS", "session bus"]

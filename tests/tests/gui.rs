@@ -240,6 +240,22 @@ async fn the_window_lists_events_live_newest_first() {
         .invoke_action_until_async(escalation.id, "default", || async { selected().await.as_deref() == Some(target.as_str()) }, Duration::from_secs(20))
         .await;
 
+    // The rule editor's commands: refuse invalid rules in words, test against a stored event.
+    let rules = session.execute("return window.__TAURI_INTERNALS__.invoke('rules_get')", vec![]).await;
+    assert!(rules.as_str().unwrap().contains("[URGENT]"));
+    let refused = session
+        .execute(
+            "return window.__TAURI_INTERNALS__.invoke('rules_set', {toml: arguments[0]}).then(() => null, e => e)",
+            vec![json!("[[rules]]\nname = \"x\"\nthen = { tier = \"urgent\" }\n")],
+        )
+        .await;
+    assert_eq!(refused["code"], "invalid_argument", "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("\"x\""), "{refused}");
+    let decision = session
+        .execute(&format!("return window.__TAURI_INTERNALS__.invoke('rules_test', {{id: {target}, toml: null}})"), vec![])
+        .await;
+    assert_eq!(decision["tier"], "urgent", "{decision}");
+
     // Pause from the window.
     session.click_css("[data-testid=pause-toggle]").await;
     session.wait_until("[data-testid=pause-toggle]", |t| t.contains("Resume"), Duration::from_secs(10)).await;

@@ -334,3 +334,51 @@ async fn a_real_notification_daemon_dunst_shows_only_the_urgent_alert() {
     assert!(app.wait_exit(Duration::from_secs(10)).await.success());
     s.emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn rules_export_import_and_test_from_the_cli_drive_the_app() {
+    let s = setup().await;
+    let (config, data) = s.dirs();
+    let cli = |args: &[&str]| {
+        let mut full: Vec<&str> = args.to_vec();
+        full.extend(["--data-dir", data.as_str(), "--config-dir", config.as_str()]);
+        app::run(&full, &[])
+    };
+    let (ok, defaults, _) = cli(&["rules", "export"]);
+    assert!(ok.success());
+    assert!(defaults.contains("[[rules]]") && defaults.contains("[URGENT]"), "{defaults}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[rules]]\nname = \"Ops pages\"\nwhen = { subject_regex = \"[unclosed\" }\nthen = { tier = \"urgent\" }\n").unwrap();
+    let (status, _, err) = cli(&["rules", "import", bad.to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(err.contains("\"Ops pages\"") && err.contains("subject_regex"), "{err}");
+
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "[[rules]]\nname = \"Bots are urgent\"\nwhen = { sender = [\"*@example.com\"] }\nthen = { tier = \"urgent\", sound = \"message-new-instant\" }\n").unwrap();
+    let (status, out, err) = cli(&["rules", "import", good.to_str().unwrap()]);
+    assert!(status.success(), "{err}");
+    assert!(out.contains("imported 1 rules"), "{out}");
+    assert!(cli(&["rules", "export"]).1.contains("Bots are urgent"));
+
+    // The app uses the imported rules: plain mail from a bot is now urgent, with its sound.
+    let bus = PrivateBus::start();
+    let notes = RecordingNotificationServer::start(&bus).await;
+    let mut app = s.spawn(Some(&bus));
+    wait_connected(&s.emu).await;
+    s.emu.daimon().publish(mail("bot1", "Nightly job finished", &[]));
+    let got = notes.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(got[0].summary, "Nightly job finished");
+    assert!(got[0].hint_names.iter().any(|h| h == "sound-name"), "{:?}", got[0].hint_names);
+    app.signal("TERM");
+    assert!(app.wait_exit(Duration::from_secs(10)).await.success());
+    let id = s.history()[0]["id"].as_i64().unwrap().to_string();
+    let (status, out, _) = cli(&["rules", "test", &id]);
+    assert!(status.success());
+    let decision: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(decision["rule"], "Bots are urgent");
+    assert_eq!(decision["tier"], "urgent");
+    assert_eq!(decision["default"], "normal");
+    s.emu.shutdown().await;
+}

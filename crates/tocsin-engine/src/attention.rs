@@ -826,7 +826,7 @@ mod tests {
     use Weekday::*;
 
     fn alert(id: i64, account: &str, tier: Tier) -> Alert {
-        Alert { event_id: id, account: account.into(), tier, summary: format!("subject {id}"), body: String::new() }
+        Alert { event_id: id, account: account.into(), tier, summary: format!("subject {id}"), body: String::new(), sound: None }
     }
 
     /// 2025-01-03 is a Friday.

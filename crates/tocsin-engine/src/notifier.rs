@@ -12,6 +12,8 @@ pub struct Alert {
     pub tier: Tier,
     pub summary: String,
     pub body: String,
+    /// A sound the user's rule asked for (a freedesktop sound name).
+    pub sound: Option<String>,
 }
 
 /// Why an alert could not be shown.

@@ -47,12 +47,12 @@ async fn writer(
     let mut buf = Vec::with_capacity(MAX_BATCH);
     while events.recv_many(&mut buf, MAX_BATCH).await > 0 {
         let rules = shared.rules.read().unwrap().clone();
-        let mut notify = HashMap::new();
+        let mut notify: HashMap<String, (bool, Option<String>)> = HashMap::new();
         let batch: Vec<NewEvent> = buf
             .drain(..)
             .map(|event| {
                 let decision = rules.evaluate(&event);
-                notify.insert(event.dedupe_key.clone(), decision.notify);
+                notify.insert(event.dedupe_key.clone(), (decision.notify, decision.sound.clone()));
                 NewEvent { event, tier: decision.tier }
             })
             .collect();
@@ -69,7 +69,8 @@ async fn writer(
                 shared.unread_urgent.fetch_add(1, Ordering::SeqCst);
                 shared.touch();
             }
-            let alert = notify.get(&new.event.dedupe_key).copied().unwrap_or(false).then(|| alert_for(&item));
+            let (wanted, sound) = notify.get(&new.event.dedupe_key).cloned().unwrap_or((false, None));
+            let alert = wanted.then(|| Alert { sound, ..alert_for(&item) });
             let inbox = item.inbox.clone();
             let _ = shared.updates.send(Update::Stored(item));
             if let Some(alert) = alert {
@@ -127,7 +128,7 @@ fn alert_for(item: &HistoryItem) -> Alert {
         }
         body.push_str(excerpt);
     }
-    Alert { event_id: item.id, account: item.account.clone(), tier: item.tier, summary, body }
+    Alert { event_id: item.id, account: item.account.clone(), tier: item.tier, summary, body, sound: None }
 }
 
 async fn notify_loop(shared: Arc<Shared>, mut alerts: mpsc::Receiver<(Alert, Option<String>)>, notifier: Arc<dyn Notifier>) {
@@ -157,6 +158,7 @@ async fn notify_loop(shared: Arc<Shared>, mut alerts: mpsc::Receiver<(Alert, Opt
                     tier: s.tier,
                     summary: s.text.clone(),
                     body: "Open Tocsin to see them all.".into(),
+                    sound: None,
                 },
             };
             show(&shared, &notifier, alert).await;

@@ -233,6 +233,7 @@ impl Outcome {
 
 /// The result of evaluating a rule set against one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export, rename = "RuleDecision")]
 pub struct Decision {
     pub tier: Tier,
     pub notify: bool,

@@ -4,8 +4,9 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type { HistoryItem } from "./bindings/HistoryItem";
 import type { Snapshot } from "./bindings/Snapshot";
 import type { IpcError } from "./bindings/IpcError";
+import type { RuleDecision } from "./bindings/RuleDecision";
 
-export type { HistoryItem, Snapshot, IpcError };
+export type { HistoryItem, Snapshot, IpcError, RuleDecision };
 
 export const EVENT_HISTORY = "tocsin://history";
 export const EVENT_STATUS = "tocsin://status";
@@ -42,6 +43,30 @@ export function status(): Promise<Snapshot> {
 
 export function setPaused(paused: boolean): Promise<Snapshot> {
   return call("set_paused", { paused });
+}
+
+/** The urgency rules as TOML. */
+export function rulesGet(): Promise<string> {
+  return call("rules_get");
+}
+
+/** Replaces the rules; rejects with an IpcError naming the rule and field when invalid. */
+export function rulesSet(toml: string): Promise<void> {
+  return call("rules_set", { toml });
+}
+
+/** What the rules (or a draft) decide for a stored event. */
+export function rulesTest(id: number, toml: string | null): Promise<RuleDecision> {
+  return call("rules_test", { id, toml });
+}
+
+/** Quiet hours, coalescing and repeats. */
+export function attentionGet(): Promise<Record<string, unknown>> {
+  return call("attention_get");
+}
+
+export function attentionSet(settings: Record<string, unknown>): Promise<void> {
+  return call("attention_set", { settings });
 }
 
 /** Whether Tocsin starts in the tray at login. */
