@@ -338,3 +338,25 @@ async fn the_demo_profile_runs_all_five_providers_in_the_app() {
     assert!(!entry.path().exists(), "turning it off removes the login item");
     session.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_tray_host_alerts_still_show_and_a_relaunch_opens_the_window() {
+    let s = setup().await;
+    let bus = PrivateBus::start(); // no StatusNotifierWatcher on this bus
+    let notes = RecordingNotificationServer::start(&bus).await;
+    let mut env: Vec<(String, String)> = s.env();
+    env.push(("DBUS_SESSION_BUS_ADDRESS".into(), bus.address().to_owned()));
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut app = AppProcess::spawn(&["--minimized"], &env_refs);
+    s.connected().await;
+    s.emu.daimon().publish(mail("nt1", "[URGENT] No tray here", "alerts@example.com", "x", &[]));
+    let got = notes.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(got[0].summary, "[URGENT] No tray here");
+    assert!(app.running());
+    let mut second = AppProcess::spawn(&[], &env_refs);
+    assert!(second.wait_exit(Duration::from_secs(20)).await.success());
+    app.wait_for_log("another launch: showing the window", Duration::from_secs(10)).await;
+    assert!(app.running());
+    app.signal("TERM");
+    assert!(app.wait_exit(Duration::from_secs(15)).await.success());
+}
