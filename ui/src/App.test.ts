@@ -30,27 +30,8 @@ vi.mock("./lib/ipc", async (importOriginal) => {
 
 import * as ipc from "./lib/ipc";
 import App from "./App.svelte";
-import { fakeViewport, items } from "./test/fixtures";
+import { fakeViewport, item, items } from "./test/fixtures";
 
-function item(id: number, over: Partial<HistoryItem> = {}): HistoryItem {
-  return {
-    id,
-    account: "demo",
-    provider: "daimon",
-    kind: "message_received",
-    providerType: "message.received",
-    tier: "normal",
-    subject: `subject ${id}`,
-    sender: "a@b.c",
-    excerpt: "text",
-    inbox: "inbox_ops",
-    receivedAtMs: Date.now(),
-    occurredAtMs: null,
-    read: false,
-    replayed: false,
-    ...over,
-  };
-}
 
 const snapshot: Snapshot = {
   accounts: [{ account: "demo", provider: "daimon", state: { state: "subscribed" }, lastError: null, eventsReceived: 3, transport: "websocket" }],

@@ -2,25 +2,11 @@ import { describe, expect, it } from "vitest";
 import { appendOlder, describeState, mergeNewest, overall, pauseLabel, relativeTime, title } from "./format";
 import type { HistoryItem } from "./bindings/HistoryItem";
 import type { Snapshot } from "./bindings/Snapshot";
+import { item as fixture } from "../test/fixtures";
 
-export function item(id: number, over: Partial<HistoryItem> = {}): HistoryItem {
-  return {
-    id,
-    account: "demo",
-    provider: "daimon",
-    kind: "message_received",
-    providerType: "message.received",
-    tier: "normal",
-    subject: `subject ${id}`,
-    sender: "a@b.c",
-    excerpt: "text",
-    inbox: "inbox_ops",
-    receivedAtMs: 1_700_000_000_000 + id,
-    occurredAtMs: null,
-    read: false,
-    replayed: false,
-    ...over,
-  };
+/** A history item with a fixed receive time (relative times are computed from it). */
+function item(id: number, over: Partial<HistoryItem> = {}): HistoryItem {
+  return fixture(id, { receivedAtMs: 1_700_000_000_000 + id, ...over });
 }
 
 describe("describeState", () => {
