@@ -56,6 +56,10 @@ pub struct DaimonState {
     id_prefix: String,
     /// Connection tokens issued by `POST /v1/websocket/token`.
     tokens: Mutex<HashMap<String, Instant>>,
+    /// Scenarios: raw frames, half-open connections, slow delivery.
+    raw: broadcast::Sender<Arc<str>>,
+    silent: std::sync::atomic::AtomicBool,
+    delay_ms: AtomicU64,
     cancel: CancellationToken,
 }
 
@@ -75,6 +79,9 @@ impl DaimonState {
             replay_window: config.replay_window,
             id_prefix: config.event_id_prefix.clone(),
             tokens: Mutex::new(HashMap::new()),
+            raw: broadcast::channel(64).0,
+            silent: std::sync::atomic::AtomicBool::new(false),
+            delay_ms: AtomicU64::new(0),
             cancel,
         }
     }
@@ -120,6 +127,21 @@ impl DaimonState {
     /// Closes every open connection abruptly (no close frame), as a network failure would.
     pub fn drop_connections(&self) {
         let _ = self.kick.send(());
+    }
+
+    /// Sends `text` verbatim to every connection (malformed, oversized, unknown frames).
+    pub fn publish_raw(&self, text: &str) {
+        let _ = self.raw.send(Arc::from(text));
+    }
+
+    /// Half-open connections: stop reading, stop answering pings, send nothing.
+    pub fn set_silent(&self, silent: bool) {
+        self.silent.store(silent, Ordering::SeqCst);
+    }
+
+    /// Slow delivery: wait `delay` before each frame (0 = off).
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Open connections now.
@@ -234,8 +256,9 @@ async fn serve(state: Arc<DaimonState>, mut socket: WebSocket, last_event_id: Op
     state.total_connections.fetch_add(1, Ordering::SeqCst);
     let mut live = state.live.subscribe();
     let mut kick = state.kick.subscribe();
+    let mut raw = state.raw.subscribe();
     let mut conn = Conn { filter: None, high_water: 0 };
-    let _ = serve_inner(&state, &mut socket, &mut live, &mut kick, &mut conn, last_event_id).await;
+    let _ = serve_inner(&state, &mut socket, &mut live, &mut kick, &mut raw, &mut conn, last_event_id).await;
     state.connections.fetch_sub(1, Ordering::SeqCst);
 }
 
@@ -244,6 +267,7 @@ async fn serve_inner(
     socket: &mut WebSocket,
     live: &mut broadcast::Receiver<Arc<Buffered>>,
     kick: &mut broadcast::Receiver<()>,
+    raw: &mut broadcast::Receiver<Arc<str>>,
     conn: &mut Conn,
     last_event_id: Option<String>,
 ) -> Result<(), axum::Error> {
@@ -255,6 +279,12 @@ async fn serve_inner(
     }
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + state.ping_interval, state.ping_interval);
     loop {
+        if state.silent.load(Ordering::SeqCst) {
+            tokio::select! {
+                _ = kick.recv() => return Ok(()),
+                _ = tokio::time::sleep(Duration::from_millis(20)) => continue,
+            }
+        }
         tokio::select! {
             _ = state.cancel.cancelled() => {
                 let _ = socket.send(Message::Close(Some(axum::extract::ws::CloseFrame {
@@ -266,6 +296,10 @@ async fn serve_inner(
             item = live.recv() => match item {
                 Ok(item) => {
                     if item.seq <= conn.high_water || !matches_filter(conn, &item) { continue; }
+                    let delay = state.delay_ms.load(Ordering::SeqCst);
+                    if delay > 0 {
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                    }
                     socket.send(text(&item.frame)).await?;
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -274,6 +308,9 @@ async fn serve_inner(
                     return Ok(());
                 }
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            },
+            r = raw.recv() => if let Ok(t) = r {
+                socket.send(Message::Text(t.to_string().into())).await?;
             },
             msg = socket.recv() => match msg {
                 Some(Ok(Message::Text(t))) => handle_command(state, socket, conn, t.as_str()).await?,

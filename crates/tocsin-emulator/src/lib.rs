@@ -272,6 +272,10 @@ async fn publish(State(s): State<AppState>, Path(provider): Path<String>, Json(f
 }
 
 async fn publish_raw(State(s): State<AppState>, Path(provider): Path<String>, body: String) -> Response {
+    if provider == "daimon" {
+        s.daimon.publish_raw(&body);
+        return Json(json!({"published": true})).into_response();
+    }
     match s.hub(&provider) {
         Some(h) => {
             h.publish_raw(&body);
@@ -290,6 +294,10 @@ struct ScenarioQuery {
 
 /// `POST /_emulator/{provider}/silent?on=true|false`: half-open connections.
 async fn silent_provider(State(s): State<AppState>, Path(provider): Path<String>, Query(q): Query<ScenarioQuery>) -> Response {
+    if provider == "daimon" {
+        s.daimon.set_silent(q.on.unwrap_or(true));
+        return Json(json!({"silent": q.on.unwrap_or(true)})).into_response();
+    }
     match s.hub(&provider) {
         Some(h) => {
             h.set_silent(q.on.unwrap_or(true));
@@ -301,6 +309,10 @@ async fn silent_provider(State(s): State<AppState>, Path(provider): Path<String>
 
 /// `POST /_emulator/{provider}/slow?ms=N`: wait N ms before every frame (0 = off).
 async fn slow_provider(State(s): State<AppState>, Path(provider): Path<String>, Query(q): Query<ScenarioQuery>) -> Response {
+    if provider == "daimon" {
+        s.daimon.set_delay(Duration::from_millis(q.ms.unwrap_or(0)));
+        return Json(json!({"delay_ms": q.ms.unwrap_or(0)})).into_response();
+    }
     match s.hub(&provider) {
         Some(h) => {
             h.set_delay(Duration::from_millis(q.ms.unwrap_or(0)));

@@ -181,3 +181,35 @@ async fn an_unreachable_server_is_retried_with_a_readable_reason() {
     r.cancel.cancel();
     r.task.await.unwrap();
 }
+
+#[tokio::test]
+async fn daimon_scenarios_bad_frames_and_a_silent_server() {
+    let emu = emulator().await;
+    let mut r = start(&emu.daimon_url(), AuthMode::Bearer, KEY, &[]);
+    wait_state(&mut r, |s| *s == ConnState::Subscribed).await;
+    let http = reqwest::Client::new();
+    let control = |path: &str| format!("http://{}/_emulator/daimon/{path}", emu.local_addr());
+    for junk in ["not json", "{\"type\":\"from.the.future\"}", "[1,2,3]"] {
+        assert!(http.post(control("raw")).body(junk).send().await.unwrap().status().is_success());
+    }
+    emu.daimon().publish(received(1, "inbox_a", "after junk"));
+    let mut e = next_event(&mut r).await;
+    if e.subject.is_none() {
+        // The unknown dotted type is stored as "other", then the real event.
+        assert_eq!(e.kind, EventKind::Other);
+        e = next_event(&mut r).await;
+    }
+    assert_eq!(e.subject.as_deref(), Some("after junk"));
+    // Half-open: the server stops answering; 45 s of silence is a dead connection.
+    assert!(http.post(control("silent?on=true")).send().await.unwrap().status().is_success());
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(50)).await;
+    tokio::time::resume();
+    wait_state(&mut r, |s| matches!(s, ConnState::Reconnecting { .. })).await;
+    assert!(r.status.borrow().last_error.as_deref().unwrap().contains("presumed dead"));
+    emu.daimon().set_silent(false);
+    emu.daimon().drop_connections();
+    wait_state(&mut r, |s| *s == ConnState::Subscribed).await;
+    r.cancel.cancel();
+    emu.shutdown().await;
+}
