@@ -256,6 +256,33 @@ async fn the_window_lists_events_live_newest_first() {
         .await;
     assert_eq!(decision["tier"], "urgent", "{decision}");
 
+    // The Rules screen: edit, see a refusal in words, test on the selected event.
+    session.click_css("[data-testid=rules-tab]").await;
+    session.wait_until("[data-testid=rules-editor]", |_| true, Duration::from_secs(10)).await;
+    let text = session.execute("return document.querySelector('[data-testid=rules-editor]').value", vec![]).await;
+    assert!(text.as_str().unwrap().contains("[URGENT]"), "{text}");
+    session
+        .execute(
+            "const t = document.querySelector('[data-testid=rules-editor]'); t.value = arguments[0]; t.dispatchEvent(new Event('input', {bubbles: true}));",
+            vec![json!("[[rules]]\nname = \"Pages\"\nwhen = { subject_regex = \"(open\" }\nthen = { tier = \"urgent\" }\n")],
+        )
+        .await;
+    session.click_css("[data-testid=rules-save]").await;
+    session.wait_until("[data-testid=rules-error]", |t| t.contains("\"Pages\"") && t.contains("subject_regex"), Duration::from_secs(10)).await;
+    session
+        .execute(
+            "const t = document.querySelector('[data-testid=rules-editor]'); t.value = arguments[0]; t.dispatchEvent(new Event('input', {bubbles: true}));",
+            vec![json!("[[rules]]\nname = \"Escalations\"\nwhen = { subject_contains = [\"escalation\"] }\nthen = { tier = \"high\", notify = false }\n")],
+        )
+        .await;
+    session.click_css("[data-testid=rules-test]").await;
+    session
+        .wait_until("[data-testid=rules-result]", |t| t == "Rule “Escalations”: high, stays silent", Duration::from_secs(10))
+        .await;
+    session.save_screenshot("window-rules").await;
+    session.click_css("[data-testid=history-tab]").await;
+    session.wait_until("[data-testid=event-list]", |_| true, Duration::from_secs(10)).await;
+
     // Pause from the window.
     session.click_css("[data-testid=pause-toggle]").await;
     session.wait_until("[data-testid=pause-toggle]", |t| t.contains("Resume"), Duration::from_secs(10)).await;
