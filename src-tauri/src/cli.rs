@@ -49,6 +49,19 @@ pub enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Quiet hours, burst coalescing and repeats, as TOML.
+    Attention {
+        #[command(subcommand)]
+        command: AttentionCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AttentionCommand {
+    /// Print the attention settings.
+    Export,
+    /// Replace them with a TOML file (`-` for stdin), after checking it.
+    Import { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +134,7 @@ pub fn main() -> ExitCode {
             crate::history::list(&cli.global, json, limit)
         }
         Some(Command::Rules { ref command }) => crate::rules::run(&cli.global, command),
+        Some(Command::Attention { ref command }) => crate::rules::attention(&cli.global, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

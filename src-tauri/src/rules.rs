@@ -1,11 +1,13 @@
-//! `tocsin rules export|import|test`: the urgency rules from the command line.
+//! `tocsin rules export|import|test` and `tocsin attention export|import`: the
+//! urgency rules and the attention policy from the command line.
 
 use std::io::Read;
 
 use tocsin_model::rules::{CompiledRuleSet, RuleSet};
 use tocsin_store::Store;
 
-use crate::cli::{GlobalArgs, RulesCommand};
+use crate::cli::{AttentionCommand, GlobalArgs, RulesCommand};
+use tocsin_engine::attention::AttentionSettings;
 
 /// The settings key the engine reads the rules from.
 const RULES_KEY: &str = "rules";
@@ -49,6 +51,45 @@ pub fn run(args: &GlobalArgs, command: &RulesCommand) -> anyhow::Result<()> {
                         "default": CompiledRuleSet::defaults().evaluate(&event).tier,
                     })
                 );
+            }
+        }
+        store.close().await;
+        anyhow::Ok(())
+    })
+}
+
+/// The settings key the engine reads the attention policy from (JSON).
+const ATTENTION_KEY: &str = "attention";
+
+fn read_input(file: &std::path::Path) -> anyhow::Result<String> {
+    if file.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        Ok(s)
+    } else {
+        std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))
+    }
+}
+
+pub fn attention(args: &GlobalArgs, command: &AttentionCommand) -> anyhow::Result<()> {
+    let path = crate::paths::data_dir(args)?.join("history.db");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let store = Store::open(&path).await?;
+        match command {
+            AttentionCommand::Export => {
+                let current: AttentionSettings = match store.setting(ATTENTION_KEY).await? {
+                    Some(json) => serde_json::from_str(&json)?,
+                    None => AttentionSettings::default(),
+                };
+                print!("{}", toml::to_string(&current)?);
+            }
+            AttentionCommand::Import { file } => {
+                let settings: AttentionSettings =
+                    toml::from_str(&read_input(file)?).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+                settings.validate()?;
+                store.set_setting(ATTENTION_KEY, &serde_json::to_string(&settings)?).await?;
+                println!("imported; a running Tocsin uses them after a restart");
             }
         }
         store.close().await;

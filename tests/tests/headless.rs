@@ -382,3 +382,22 @@ async fn rules_export_import_and_test_from_the_cli_drive_the_app() {
     assert_eq!(decision["default"], "normal");
     s.emu.shutdown().await;
 }
+
+#[test]
+fn attention_settings_export_and_import_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().display().to_string();
+    let (status, out, _) = app::run(&["attention", "export", "--data-dir", &data], &[]);
+    assert!(status.success());
+    assert!(out.contains("coalesce_max = 5"), "{out}");
+    let file = dir.path().join("quiet.toml");
+    std::fs::write(&file, "coalesce_max = 3\n[[quiet_hours]]\ndays = [\"fri\", \"sat\"]\nstart = \"22:00\"\nend = \"07:00\"\n").unwrap();
+    let (status, _, err) = app::run(&["attention", "import", file.to_str().unwrap(), "--data-dir", &data], &[]);
+    assert!(status.success(), "{err}");
+    let (_, out, _) = app::run(&["attention", "export", "--data-dir", &data], &[]);
+    assert!(out.contains("coalesce_max = 3") && out.contains("start = \"22:00\""), "{out}");
+    std::fs::write(&file, "[[quiet_hours]]\ndays = [\"fri\"]\nstart = \"25:00\"\nend = \"07:00\"\n").unwrap();
+    let (status, _, err) = app::run(&["attention", "import", file.to_str().unwrap(), "--data-dir", &data], &[]);
+    assert!(!status.success());
+    assert!(err.contains("quiet_hours[1].start") || err.contains("quiet_hours[0].start"), "{err}");
+}
