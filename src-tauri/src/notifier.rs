@@ -148,6 +148,22 @@ async fn listen(
     }
 }
 
+/// Tocsin's own icon as a file the notification server can read (written once to
+/// the temp directory); the themed `mail-message-new` when that fails.
+fn app_icon() -> &'static str {
+    static ICON: OnceLock<String> = OnceLock::new();
+    ICON.get_or_init(|| {
+        let path = std::env::temp_dir().join("tocsin-icon-128.png");
+        let bytes: &[u8] = include_bytes!("../../icons/128x128.png");
+        let ok = std::fs::read(&path).map(|b| b == bytes).unwrap_or(false) || std::fs::write(&path, bytes).is_ok();
+        if ok {
+            path.display().to_string()
+        } else {
+            "mail-message-new".into()
+        }
+    })
+}
+
 fn escape_markup(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
@@ -156,7 +172,7 @@ impl Notifier for DesktopNotifier {
     fn notify(&self, alert: &Alert) -> Result<(), NotifyError> {
         let body = if self.body_markup() { escape_markup(&alert.body) } else { alert.body.clone() };
         let mut n = Notification::new();
-        n.appname("Tocsin").summary(&alert.summary).body(&body).icon("mail-message-new");
+        n.appname("Tocsin").summary(&alert.summary).body(&body).icon(app_icon());
         n.action("default", "Open").action("open", "Open").action("mark_read", "Mark read");
         #[cfg(all(unix, not(target_os = "macos")))]
         {

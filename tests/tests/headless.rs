@@ -121,6 +121,8 @@ async fn stores_every_event_and_notifies_only_urgent_ones_over_dbus() {
     assert_eq!(got[0].app_name, "Tocsin");
     assert_eq!(got[0].urgency, Some(2), "urgent maps to the critical urgency hint");
     assert_eq!(got[0].desktop_entry.as_deref(), Some("tocsin"));
+    assert!(got[0].app_icon.ends_with("tocsin-icon-128.png"), "Tocsin's own icon: {}", got[0].app_icon);
+    assert!(std::path::Path::new(&got[0].app_icon).exists());
     assert!(got[0].body.contains("bot@example.com") && got[0].body.contains("Details inside."), "{}", got[0].body);
 
     app.signal("TERM");
