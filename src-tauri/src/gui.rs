@@ -119,6 +119,9 @@ fn spawn_alert_actions<R: Runtime>(
 /// Forwards engine updates to the tray and to the window (when it exists).
 fn spawn_forwarder<R: Runtime>(app: tauri::AppHandle<R>, engine: Arc<Engine>) {
     let mut updates = engine.subscribe();
+    // Changes made before this subscription (the engine is already connecting) are
+    // not in the stream: start from the current state.
+    crate::tray::update(&app, &engine.snapshot());
     tauri::async_runtime::spawn(async move {
         use tokio::sync::broadcast::error::RecvError;
         loop {

@@ -79,8 +79,12 @@ async fn the_tray_tells_the_truth_and_quit_exits() {
 
     let item = watcher.wait_for_item(Duration::from_secs(30)).await;
     s.connected().await;
+    // The lines are updated one after the other: wait for both.
     let menu = item
-        .wait_for_menu(|m| status_line(m).starts_with("Connected"), Duration::from_secs(20))
+        .wait_for_menu(
+            |m| status_line(m).starts_with("Connected") && flatten(m).iter().any(|e| e.label == "ops (daimon): connected"),
+            Duration::from_secs(20),
+        )
         .await;
     let labels: Vec<String> =
         flatten(&menu).into_iter().filter(|e| !e.is_separator() && !e.label.is_empty()).map(|e| e.label.clone()).collect();
@@ -126,10 +130,14 @@ async fn the_tray_tells_the_truth_and_quit_exits() {
     item.wait_for_menu(|m| status_line(m).contains("paused until "), Duration::from_secs(10)).await;
     // Pause until resumed: the next urgent event is counted but not notified.
     item.click_label("Until I resume").await;
-    let menu = item
-        .wait_for_menu(|m| status_line(m).contains("notifications paused"), Duration::from_secs(10))
-        .await;
-    assert!(flatten(&menu).iter().any(|e| e.label == "Resume notifications" && e.enabled));
+    item.wait_for_menu(
+        |m| {
+            status_line(m).contains("notifications paused")
+                && flatten(m).iter().any(|e| e.label == "Resume notifications" && e.enabled)
+        },
+        Duration::from_secs(10),
+    )
+    .await;
     s.emu.daimon().publish(mail("u2", "[URGENT] Second alert while paused", "alerts@example.com", "x", &[]));
     item.wait_for_menu(|m| status_line(m).ends_with("2 unread urgent"), Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
