@@ -416,3 +416,18 @@ async fn handle_command(state: &DaimonState, socket: &mut WebSocket, conn: &mut 
 fn text(v: &Value) -> Message {
     Message::Text(v.to_string().into())
 }
+
+impl crate::hub::Scenarios for DaimonState {
+    fn publish_raw(&self, text: &str) {
+        DaimonState::publish_raw(self, text)
+    }
+    fn drop_connections(&self) {
+        DaimonState::drop_connections(self)
+    }
+    fn set_silent(&self, silent: bool) {
+        DaimonState::set_silent(self, silent)
+    }
+    fn set_delay(&self, delay: Duration) {
+        DaimonState::set_delay(self, delay)
+    }
+}

@@ -157,6 +157,34 @@ impl Hub {
     }
 }
 
+/// The failure scenarios every emulated provider supports, so the control API
+/// treats them alike.
+pub trait Scenarios: Send + Sync {
+    /// Sends `text` verbatim to every connection (malformed, oversized, unknown frames).
+    fn publish_raw(&self, text: &str);
+    /// Closes every connection abruptly (no close frame).
+    fn drop_connections(&self);
+    /// Half-open connections: stop reading, stop answering pings, send nothing.
+    fn set_silent(&self, silent: bool);
+    /// Slow delivery: wait `delay` before each frame (0 = off).
+    fn set_delay(&self, delay: std::time::Duration);
+}
+
+impl Scenarios for Hub {
+    fn publish_raw(&self, text: &str) {
+        Hub::publish_raw(self, text)
+    }
+    fn drop_connections(&self) {
+        Hub::drop_connections(self)
+    }
+    fn set_silent(&self, silent: bool) {
+        Hub::set_silent(self, silent)
+    }
+    fn set_delay(&self, delay: std::time::Duration) {
+        Hub::set_delay(self, delay)
+    }
+}
+
 /// Decrements the connection count on drop.
 pub struct ConnectionGuard(Arc<Hub>);
 

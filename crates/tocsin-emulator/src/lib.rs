@@ -86,6 +86,14 @@ struct AppState {
 }
 
 impl AppState {
+    /// The failure scenarios of `provider`, daimon included.
+    fn scenarios(&self, provider: &str) -> Option<&dyn hub::Scenarios> {
+        match provider {
+            "daimon" => Some(self.daimon.as_ref()),
+            other => self.hub(other).map(|h| h.as_ref() as &dyn hub::Scenarios),
+        }
+    }
+
     fn hub(&self, provider: &str) -> Option<&Arc<Hub>> {
         match provider {
             "agentmail" => Some(&self.agentmail),
@@ -156,7 +164,6 @@ impl Emulator {
                 Router::new()
                     .route("/_emulator/stats", get(stats))
                     .route("/_emulator/daimon/publish", post(publish_daimon))
-                    .route("/_emulator/daimon/drop", post(drop_daimon))
                     .route("/_emulator/{provider}/publish", post(publish))
                     .route("/_emulator/{provider}/raw", post(publish_raw))
                     .route("/_emulator/{provider}/drop", post(drop_provider))
@@ -272,17 +279,10 @@ async fn publish(State(s): State<AppState>, Path(provider): Path<String>, Json(f
 }
 
 async fn publish_raw(State(s): State<AppState>, Path(provider): Path<String>, body: String) -> Response {
-    if provider == "daimon" {
-        s.daimon.publish_raw(&body);
-        return Json(json!({"published": true})).into_response();
-    }
-    match s.hub(&provider) {
-        Some(h) => {
-            h.publish_raw(&body);
-            Json(json!({"published": true})).into_response()
-        }
-        None => (StatusCode::NOT_FOUND, Json(json!({"error": format!("unknown provider {provider}")}))).into_response(),
-    }
+    scenario(&s, &provider, |sc| {
+        sc.publish_raw(&body);
+        json!({"published": true})
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -294,32 +294,20 @@ struct ScenarioQuery {
 
 /// `POST /_emulator/{provider}/silent?on=true|false`: half-open connections.
 async fn silent_provider(State(s): State<AppState>, Path(provider): Path<String>, Query(q): Query<ScenarioQuery>) -> Response {
-    if provider == "daimon" {
-        s.daimon.set_silent(q.on.unwrap_or(true));
-        return Json(json!({"silent": q.on.unwrap_or(true)})).into_response();
-    }
-    match s.hub(&provider) {
-        Some(h) => {
-            h.set_silent(q.on.unwrap_or(true));
-            Json(json!({"silent": h.silent()})).into_response()
-        }
-        None => unknown(&provider),
-    }
+    let on = q.on.unwrap_or(true);
+    scenario(&s, &provider, |sc| {
+        sc.set_silent(on);
+        json!({"silent": on})
+    })
 }
 
 /// `POST /_emulator/{provider}/slow?ms=N`: wait N ms before every frame (0 = off).
 async fn slow_provider(State(s): State<AppState>, Path(provider): Path<String>, Query(q): Query<ScenarioQuery>) -> Response {
-    if provider == "daimon" {
-        s.daimon.set_delay(Duration::from_millis(q.ms.unwrap_or(0)));
-        return Json(json!({"delay_ms": q.ms.unwrap_or(0)})).into_response();
-    }
-    match s.hub(&provider) {
-        Some(h) => {
-            h.set_delay(Duration::from_millis(q.ms.unwrap_or(0)));
-            Json(json!({"delay_ms": q.ms.unwrap_or(0)})).into_response()
-        }
-        None => unknown(&provider),
-    }
+    let ms = q.ms.unwrap_or(0);
+    scenario(&s, &provider, |sc| {
+        sc.set_delay(Duration::from_millis(ms));
+        json!({"delay_ms": ms})
+    })
 }
 
 /// `POST /_emulator/{provider}/burst?n=N`: publish N realistic events at once.
@@ -349,12 +337,17 @@ fn unknown(provider: &str) -> Response {
 }
 
 async fn drop_provider(State(s): State<AppState>, Path(provider): Path<String>) -> Response {
-    match s.hub(&provider) {
-        Some(h) => {
-            h.drop_connections();
-            Json(json!({"dropped": true})).into_response()
-        }
-        None => (StatusCode::NOT_FOUND, Json(json!({"error": format!("unknown provider {provider}")}))).into_response(),
+    scenario(&s, &provider, |sc| {
+        sc.drop_connections();
+        json!({"dropped": true})
+    })
+}
+
+/// Runs a scenario on `provider`, or answers 404 for an unknown provider.
+fn scenario(s: &AppState, provider: &str, run: impl FnOnce(&dyn hub::Scenarios) -> Value) -> Response {
+    match s.scenarios(provider) {
+        Some(sc) => Json(run(sc)).into_response(),
+        None => unknown(provider),
     }
 }
 
@@ -363,7 +356,3 @@ async fn publish_daimon(State(s): State<AppState>, Json(frame): Json<Value>) -> 
     Json(json!({"event_id": id}))
 }
 
-async fn drop_daimon(State(s): State<AppState>) -> Json<Value> {
-    s.daimon.drop_connections();
-    Json(json!({"dropped": true}))
-}
