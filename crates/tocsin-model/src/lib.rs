@@ -197,11 +197,14 @@ impl Tier {
 }
 
 /// Metadata of an attachment (content is never inline; providers serve it over REST).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct Attachment {
     pub id: Option<String>,
     pub filename: Option<String>,
     pub content_type: Option<String>,
+    #[ts(type = "number | null")]
     pub size: Option<u64>,
 }
 
@@ -293,6 +296,71 @@ pub struct HistoryItem {
     pub occurred_at_ms: Option<i64>,
     pub read: bool,
     pub replayed: bool,
+    /// Where a full-text search matched; only set on search results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional = nullable)]
+    pub matches: Option<SearchMatches>,
+}
+
+/// The start and end of a matched word in [`SearchMatches`] strings. Control
+/// characters never occur in stored text shown to people, and the window renders them
+/// as `<mark>` by splitting, never as HTML.
+pub const MATCH_START: char = '\u{2}';
+/// See [`MATCH_START`].
+pub const MATCH_END: char = '\u{3}';
+
+/// The matched words of a search result, each wrapped in [`MATCH_START`] and
+/// [`MATCH_END`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SearchMatches {
+    pub subject: Option<String>,
+    pub sender: Option<String>,
+    /// An excerpt of the body around the matches, `…` at cut ends.
+    pub snippet: Option<String>,
+}
+
+/// What to list from the history: every field narrows it; empty lists and nulls
+/// mean "any".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, Default)]
+#[serde(rename_all = "camelCase", default)]
+#[ts(export)]
+pub struct HistoryQuery {
+    /// Words to find in the subject, sender and text (every word must match; the
+    /// last may be a prefix). Null or blank: no text search.
+    pub text: Option<String>,
+    pub accounts: Vec<String>,
+    pub providers: Vec<Provider>,
+    pub kinds: Vec<EventKind>,
+    pub tiers: Vec<Tier>,
+    /// `Some(false)`: unread only.
+    pub read: Option<bool>,
+    /// Received at or after (ms since the epoch).
+    #[ts(type = "number | null")]
+    pub since_ms: Option<i64>,
+    /// Received before (ms since the epoch).
+    #[ts(type = "number | null")]
+    pub until_ms: Option<i64>,
+    /// Paging: only events older than this id.
+    #[ts(type = "number | null")]
+    pub before_id: Option<i64>,
+    /// Page size, 1 to 1000.
+    pub limit: u32,
+}
+
+/// One page of a [`HistoryQuery`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct HistoryPage {
+    /// Newest first.
+    pub items: Vec<HistoryItem>,
+    /// How many events match in all; computed for the first page only.
+    #[ts(type = "number | null")]
+    pub total: Option<i64>,
+    /// `total` is a lower bound (the count stopped at a cap).
+    pub total_capped: bool,
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -14,7 +14,15 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
-use tocsin_model::{excerpt, Event, EventKind, HistoryItem, Provider, Tier};
+use tocsin_model::{excerpt, Attachment, Event, EventKind, HistoryItem, Provider, Tier};
+
+mod export;
+mod query;
+mod retention;
+
+pub use export::ExportFormat;
+pub use query::{fts_query, TOTAL_CAP};
+pub use retention::Retention;
 
 /// Why the history could not be read or written, in words for the user.
 #[derive(Debug, thiserror::Error)]
@@ -67,10 +75,14 @@ pub struct StoredEvent {
 /// The history database.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 const EXCERPT_CHARS: usize = 180;
+
+/// The columns a [`HistoryItem`] is read from, for a query over `events e`.
+pub(crate) const ITEM_COLUMNS_E: &str = "e.id, e.account, e.provider, e.kind, e.provider_type, e.tier, e.subject, e.sender, \
+     substr(e.body_text, 1, 400) AS body_head, e.inbox, e.received_at_ms, e.occurred_at_ms, e.read, e.replayed";
 
 /// The columns a [`HistoryItem`] is read from.
 macro_rules! item_columns {
@@ -169,6 +181,7 @@ impl Store {
                 occurred_at_ms: e.occurred_at_ms,
                 read: false,
                 replayed: e.replayed,
+                matches: None,
             }));
         }
         tx.commit().await?;
@@ -183,6 +196,15 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(item_from_row).collect()
+    }
+
+    /// Stored event `id` as the list shows it.
+    pub async fn item(&self, id: i64) -> Result<Option<HistoryItem>, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", item_columns!(), " FROM events WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(item_from_row).transpose()
     }
 
     /// What commands need to know about stored event `id`.
@@ -238,7 +260,7 @@ impl Store {
     pub async fn event(&self, id: i64) -> Result<Option<Event>, StoreError> {
         let row = sqlx::query(
             "SELECT dedupe_key, account, provider, kind, provider_type, provider_event_id, inbox, thread, message_id,
-                    sender, subject, body_text, body_html, labels, occurred_at_ms, received_at_ms, replayed, raw
+                    sender, subject, body_text, body_html, labels, attachments, occurred_at_ms, received_at_ms, replayed, raw
              FROM events WHERE id = ?",
         )
         .bind(id)
@@ -267,7 +289,7 @@ impl Store {
             text: row.try_get("body_text")?,
             html: row.try_get("body_html")?,
             labels: serde_json::from_str(&labels).unwrap_or_default(),
-            attachments: Vec::new(),
+            attachments: serde_json::from_str::<Vec<Attachment>>(&row.try_get::<String, _>("attachments")?).unwrap_or_default(),
             replayed: row.try_get("replayed")?,
             ack: None,
             // Not columns: read back from the original frame where providers put them.
@@ -304,7 +326,7 @@ impl Store {
     }
 }
 
-fn item_from_row(row: &SqliteRow) -> Result<HistoryItem, StoreError> {
+pub(crate) fn item_from_row(row: &SqliteRow) -> Result<HistoryItem, StoreError> {
     let provider: String = row.try_get("provider")?;
     let tier: String = row.try_get("tier")?;
     let kind: String = row.try_get("kind")?;
@@ -325,6 +347,7 @@ fn item_from_row(row: &SqliteRow) -> Result<HistoryItem, StoreError> {
         occurred_at_ms: row.try_get("occurred_at_ms")?,
         read: row.try_get("read")?,
         replayed: row.try_get("replayed")?,
+        matches: None,
     })
 }
 

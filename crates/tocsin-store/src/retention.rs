@@ -1,0 +1,93 @@
+//! Retention: how long and how many events the history keeps, and the cleanup that
+//! enforces it in small batches so the window never waits on a long delete.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::{Store, StoreError};
+
+/// How much history to keep. `None` keeps everything on that axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[ts(export)]
+pub struct Retention {
+    /// Delete events received more than this many days ago.
+    pub max_age_days: Option<u32>,
+    /// Keep at most this many events (the newest).
+    pub max_events: Option<u32>,
+}
+
+impl Default for Retention {
+    /// A year, and a million events.
+    fn default() -> Self {
+        Retention { max_age_days: Some(365), max_events: Some(1_000_000) }
+    }
+}
+
+impl Retention {
+    /// Refuses values that would delete everything by mistake.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_age_days == Some(0) {
+            return Err("maxAgeDays: must be at least 1 day (or keep forever)".into());
+        }
+        if self.max_events.is_some_and(|n| n < 100) {
+            return Err("maxEvents: must be at least 100 (or no limit)".into());
+        }
+        Ok(())
+    }
+}
+
+/// Rows deleted per transaction.
+const BATCH: i64 = 5_000;
+
+impl Store {
+    /// Deletes what `retention` no longer keeps, as of `now_ms`, in batches.
+    /// Returns how many events were deleted.
+    pub async fn apply_retention(&self, retention: &Retention, now_ms: i64) -> Result<u64, StoreError> {
+        let mut deleted = 0u64;
+        if let Some(days) = retention.max_age_days {
+            let cutoff = now_ms - i64::from(days) * 86_400_000;
+            loop {
+                let n = sqlx::query(
+                    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at_ms < ? ORDER BY id LIMIT ?)",
+                )
+                .bind(cutoff)
+                .bind(BATCH)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                deleted += n;
+                if n < BATCH as u64 {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+        if let Some(max) = retention.max_events {
+            // The id of the oldest event still kept; everything below it goes.
+            let keep_from: Option<i64> = sqlx::query_scalar("SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?")
+                .bind(i64::from(max) - 1)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(keep_from) = keep_from {
+                loop {
+                    let n = sqlx::query("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id < ? ORDER BY id LIMIT ?)")
+                        .bind(keep_from)
+                        .bind(BATCH)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected();
+                    deleted += n;
+                    if n < BATCH as u64 {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+        if deleted > 0 {
+            tracing::info!(deleted, "history retention: old events deleted");
+        }
+        Ok(deleted)
+    }
+}
