@@ -14,6 +14,8 @@ ART="${TOCSIN_ARTIFACTS:-$ROOT/artifacts}"
 export TOCSIN_ARTIFACTS="$ART"
 mkdir -p "$ART"
 # The official SDKs' Python for tests/tests/official_sdks.rs (scripts/setup.sh --test makes the venv).
+# Both Linux keychains must answer in the test run (a missing one fails the keychain tests).
+export TOCSIN_REQUIRE_KEYCHAINS=1
 export TOCSIN_SDK_PYTHON="${TOCSIN_SDK_PYTHON:-$ROOT/.venv-sdk/bin/python}"
 
 if [ -z "${DISPLAY:-}" ] || [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then

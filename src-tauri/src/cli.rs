@@ -1,5 +1,6 @@
 //! The command line: `tocsin` (tray app), `tocsin run --headless`, `tocsin emulator`,
-//! `tocsin history list`.
+//! `tocsin history list|search|export`, `tocsin rules ...`, `tocsin attention ...`,
+//! `tocsin account add|list|edit|remove`, `tocsin key set|rotate|test|remove`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +55,16 @@ pub enum Command {
         #[command(subcommand)]
         command: AttentionCommand,
     },
+    /// Add, list, edit and remove accounts (config.toml; never a key).
+    Account {
+        #[command(subcommand)]
+        command: crate::accounts_cli::AccountCommand,
+    },
+    /// Account keys in the OS keychain.
+    Key {
+        #[command(subcommand)]
+        command: crate::accounts_cli::KeyCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,7 +118,64 @@ pub enum HistoryCommand {
         /// At most this many events.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        #[command(flatten)]
+        filters: HistoryFilters,
     },
+    /// Events whose subject, sender or text has all these words, newest first.
+    Search {
+        /// Words to find (the last may be the start of a word).
+        #[arg(required = true)]
+        words: Vec<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        filters: HistoryFilters,
+    },
+    /// Every matching event, oldest first, as JSON Lines or CSV.
+    Export {
+        /// jsonl or csv.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Only events with all these words.
+        #[arg(long)]
+        search: Option<String>,
+        #[command(flatten)]
+        filters: HistoryFilters,
+    },
+}
+
+/// Filters shared by `history list|search|export`.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryFilters {
+    /// Only this account (repeatable).
+    #[arg(long = "account")]
+    pub accounts: Vec<String>,
+    /// Only this provider: daimon, agentmail, divinci, prismer, bivariant (repeatable).
+    #[arg(long = "provider")]
+    pub providers: Vec<String>,
+    /// Only this kind, e.g. message_received (repeatable).
+    #[arg(long = "kind")]
+    pub kinds: Vec<String>,
+    /// Only this tier: urgent, high, normal, low (repeatable).
+    #[arg(long = "tier")]
+    pub tiers: Vec<String>,
+    /// Only unread events.
+    #[arg(long, conflicts_with = "read")]
+    pub unread: bool,
+    /// Only read events.
+    #[arg(long)]
+    pub read: bool,
+    /// Received at or after: RFC 3339 (2026-11-01T00:00:00Z), a date (2026-11-01), or an age (2h, 7d).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Received before (same forms as --since).
+    #[arg(long)]
+    pub until: Option<String>,
 }
 
 /// Parses the command line and runs it.
@@ -130,9 +198,9 @@ pub fn main() -> ExitCode {
             crate::logging::init();
             crate::emulator::run(args)
         }
-        Some(Command::History { command: HistoryCommand::List { json, limit } }) => {
-            crate::history::list(&cli.global, json, limit)
-        }
+        Some(Command::History { ref command }) => crate::history::run(&cli.global, command),
+        Some(Command::Account { ref command }) => crate::accounts_cli::account(&cli.global, command),
+        Some(Command::Key { ref command }) => crate::accounts_cli::key(&cli.global, command),
         Some(Command::Rules { ref command }) => crate::rules::run(&cli.global, command),
         Some(Command::Attention { ref command }) => crate::rules::attention(&cli.global, command),
     };

@@ -13,7 +13,48 @@ use crate::notifier::DesktopNotifier;
 
 /// State shared with IPC commands and the tray.
 pub struct AppState {
-    pub engine: Arc<Engine>,
+    /// The running engine; replaced whole when the accounts change.
+    engine: std::sync::RwLock<Arc<Engine>>,
+    /// Serialises restarts.
+    restarting: tokio::sync::Mutex<()>,
+    pub args: GlobalArgs,
+    pub config_dir: std::path::PathBuf,
+    notifier: Arc<DesktopNotifier>,
+}
+
+impl AppState {
+    /// The engine running now.
+    pub fn engine(&self) -> Arc<Engine> {
+        self.engine.read().unwrap().clone()
+    }
+
+    /// Whether `--demo` asked for the demo profile regardless of accounts.
+    pub fn forced_demo(&self) -> bool {
+        self.args.demo
+    }
+}
+
+/// Stops the engine (committing every received event) and starts a new one on the
+/// configuration file as it is now; the tray and the window follow the new one.
+pub async fn restart_engine<R: Runtime>(app: &tauri::AppHandle<R>) -> Result<(), tocsin_engine::IpcError> {
+    use tocsin_engine::{ErrorCode, IpcError};
+    let state = app.state::<AppState>();
+    let _guard = state.restarting.lock().await;
+    let options = state.args.engine_options().map_err(|e| IpcError::new(ErrorCode::InvalidArgument, format!("{e:#}")))?;
+    let old = state.engine();
+    old.shutdown().await;
+    let notifier: Arc<dyn tocsin_engine::Notifier> = state.notifier.clone();
+    let engine = match Engine::start(options, notifier).await {
+        Ok(e) => Arc::new(e),
+        Err(e) => return Err(IpcError::new(ErrorCode::Internal, format!("Tocsin could not restart with the new accounts: {e}"))),
+    };
+    *state.engine.write().unwrap() = engine.clone();
+    spawn_forwarder(app.clone(), engine.clone());
+    if app.get_webview_window(crate::window::MAIN).is_some() {
+        let _ = app.emit_to(crate::window::MAIN, EVENT_STATUS, &engine.snapshot());
+    }
+    tracing::info!(accounts = engine.snapshot().accounts.len(), "engine restarted on the new accounts");
+    Ok(())
 }
 
 /// Event names the window listens to.
@@ -23,13 +64,13 @@ pub const EVENT_STATUS: &str = "tocsin://status";
 pub fn run(args: &GlobalArgs) -> anyhow::Result<()> {
     let options = args.engine_options()?;
     let open_window = !args.minimized;
-    let app = builder::<tauri::Wry>(options, open_window).build(tauri::generate_context!())?;
+    let app = builder::<tauri::Wry>(options, args.clone(), open_window).build(tauri::generate_context!())?;
     app.run(move |app, event| match event {
         // The last window closed: stay in the tray.
         RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
         RunEvent::Exit => {
             if let Some(state) = app.try_state::<AppState>() {
-                tauri::async_runtime::block_on(state.engine.shutdown());
+                tauri::async_runtime::block_on(state.engine().shutdown());
             }
         }
         _ => {}
@@ -39,7 +80,7 @@ pub fn run(args: &GlobalArgs) -> anyhow::Result<()> {
 
 /// The Tauri app. The single-instance check runs first, so a second launch focuses
 /// the first and exits before starting an engine of its own.
-pub fn builder<R: Runtime>(options: tocsin_engine::EngineOptions, open_window: bool) -> tauri::Builder<R> {
+pub fn builder<R: Runtime>(options: tocsin_engine::EngineOptions, args: GlobalArgs, open_window: bool) -> tauri::Builder<R> {
     tauri::Builder::<R>::new()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             tracing::info!("another launch: showing the window");
@@ -55,8 +96,21 @@ pub fn builder<R: Runtime>(options: tocsin_engine::EngineOptions, open_window: b
         .manage(crate::window::PendingFocus::default())
         .invoke_handler(tauri::generate_handler![
             crate::commands::history::history_list,
+            crate::commands::history::history_query,
+            crate::commands::history::history_detail,
             crate::commands::history::mark_read,
+            crate::commands::history::set_read,
             crate::commands::history::reply,
+            crate::commands::history::open_external,
+            crate::commands::accounts::accounts_list,
+            crate::commands::accounts::account_save,
+            crate::commands::accounts::account_remove,
+            crate::commands::accounts::key_set,
+            crate::commands::accounts::key_remove,
+            crate::commands::accounts::key_test,
+            crate::commands::settings::retention_get,
+            crate::commands::settings::retention_set,
+            crate::commands::settings::pause,
             crate::commands::status::status,
             crate::commands::status::set_paused,
             crate::commands::window::take_focus,
@@ -71,12 +125,20 @@ pub fn builder<R: Runtime>(options: tocsin_engine::EngineOptions, open_window: b
         .setup(move |app| {
             let (notifier, alert_actions) = DesktopNotifier::new();
             tauri::async_runtime::spawn(notifier.listen());
-            let engine = tauri::async_runtime::block_on(Engine::start(options, Arc::new(notifier)))?;
+            let notifier = Arc::new(notifier);
+            let engine = tauri::async_runtime::block_on(Engine::start(options, notifier.clone()))?;
             let engine = Arc::new(engine);
-            app.manage(AppState { engine: engine.clone() });
+            let config_dir = crate::paths::config_dir(&args)?;
+            app.manage(AppState {
+                engine: std::sync::RwLock::new(engine.clone()),
+                restarting: tokio::sync::Mutex::new(()),
+                args: args.clone(),
+                config_dir,
+                notifier,
+            });
             crate::tray::create(app.handle(), &engine.snapshot())?;
             spawn_forwarder(app.handle().clone(), engine.clone());
-            spawn_alert_actions(app.handle().clone(), engine.clone(), alert_actions);
+            spawn_alert_actions(app.handle().clone(), alert_actions);
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 crate::signals::terminated().await;
@@ -96,7 +158,6 @@ pub const EVENT_FOCUS: &str = "tocsin://focus";
 /// event; Mark read goes to the engine.
 fn spawn_alert_actions<R: Runtime>(
     app: tauri::AppHandle<R>,
-    engine: Arc<Engine>,
     mut actions: tokio::sync::mpsc::UnboundedReceiver<tocsin_engine::AlertAction>,
 ) {
     tauri::async_runtime::spawn(async move {
@@ -107,6 +168,7 @@ fn spawn_alert_actions<R: Runtime>(
                     crate::window::focus_event(&app, id);
                 }
                 other => {
+                    let engine = app.state::<AppState>().engine();
                     if let Err(e) = engine.on_alert_action(other).await {
                         tracing::warn!("{e}");
                     }

@@ -26,6 +26,9 @@ pub fn run(args: &GlobalArgs) -> anyhow::Result<()> {
             }
         });
         let snapshot = engine.snapshot();
+        if let Some(problem) = &snapshot.keychain_error {
+            tracing::error!("keychain: {problem}");
+        }
         tracing::info!(
             accounts = snapshot.accounts.len(),
             demo = snapshot.demo,

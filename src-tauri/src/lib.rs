@@ -12,16 +12,17 @@
 //! Layout:
 //! - `cli.rs`: clap definitions and dispatch
 //! - `gui.rs`: Tauri builder and run loop; `tray.rs`; `window.rs`; `commands/` (one file per domain)
-//! - `headless.rs`, `history.rs`, `emulator.rs`: the non-GUI subcommands
+//! - `headless.rs`, `history.rs`, `accounts_cli.rs`, `rules.rs`, `emulator.rs`: the non-GUI subcommands
 //! - `notifier.rs`, `paths.rs`, `logging.rs`
 
+pub mod accounts_cli;
 pub mod badge;
 pub mod cli;
 pub mod commands;
 mod emulator;
 pub mod gui;
 mod headless;
-mod history;
+pub mod history;
 mod rules;
 pub mod logging;
 pub mod notifier;

@@ -127,10 +127,10 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
                 _ => Pause::Off,
             };
             let state = app.state::<AppState>();
-            let snapshot = state.engine.set_pause(pause);
+            let snapshot = state.engine().set_pause(pause);
             update(app, &snapshot);
         }
-        RECONNECT_ITEM => app.state::<AppState>().engine.reconnect_all(),
+        RECONNECT_ITEM => app.state::<AppState>().engine().reconnect_all(),
         QUIT_ITEM => app.exit(0),
         _ => {}
     }

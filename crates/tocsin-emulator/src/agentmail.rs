@@ -120,6 +120,7 @@ async fn serve(state: AgentMailState, mut socket: WebSocket) {
                 }
                 Ok(Outbound::Frame(_)) => Ok(()),
                 Ok(Outbound::Raw(t)) => socket.send(Message::Text(t.to_string().into())).await,
+                Ok(Outbound::Hostile(h)) => crate::hostile::play(&mut socket, &h).await,
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     let _ = socket.send(Message::Close(Some(axum::extract::ws::CloseFrame { code: 1008, reason: "slow consumer".into() }))).await;
                     return;

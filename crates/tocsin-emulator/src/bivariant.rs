@@ -113,6 +113,7 @@ async fn serve(state: BivariantState, mut socket: WebSocket) {
                     }
                 }
                 Ok(Outbound::Raw(t)) => socket.send(Message::Text(t.to_string().into())).await,
+                Ok(Outbound::Hostile(h)) => crate::hostile::play(&mut socket, &h).await,
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
                 Err(_) => return,
             },

@@ -58,6 +58,7 @@ pub struct DaimonState {
     tokens: Mutex<HashMap<String, Instant>>,
     /// Scenarios: raw frames, half-open connections, slow delivery.
     raw: broadcast::Sender<Arc<str>>,
+    hostile: broadcast::Sender<Arc<crate::hostile::Hostile>>,
     silent: std::sync::atomic::AtomicBool,
     delay_ms: AtomicU64,
     cancel: CancellationToken,
@@ -80,6 +81,7 @@ impl DaimonState {
             id_prefix: config.event_id_prefix.clone(),
             tokens: Mutex::new(HashMap::new()),
             raw: broadcast::channel(64).0,
+            hostile: broadcast::channel(16).0,
             silent: std::sync::atomic::AtomicBool::new(false),
             delay_ms: AtomicU64::new(0),
             cancel,
@@ -137,6 +139,11 @@ impl DaimonState {
     /// Half-open connections: stop reading, stop answering pings, send nothing.
     pub fn set_silent(&self, silent: bool) {
         self.silent.store(silent, Ordering::SeqCst);
+    }
+
+    /// Plays a hostile scenario on every connection (see [`crate::hostile`]).
+    pub fn hostile(&self, h: crate::hostile::Hostile) {
+        let _ = self.hostile.send(Arc::new(h));
     }
 
     /// Slow delivery: wait `delay` before each frame (0 = off).
@@ -257,20 +264,29 @@ async fn serve(state: Arc<DaimonState>, mut socket: WebSocket, last_event_id: Op
     let mut live = state.live.subscribe();
     let mut kick = state.kick.subscribe();
     let mut raw = state.raw.subscribe();
+    let mut hostile = state.hostile.subscribe();
     let mut conn = Conn { filter: None, high_water: 0 };
-    let _ = serve_inner(&state, &mut socket, &mut live, &mut kick, &mut raw, &mut conn, last_event_id).await;
+    let mut feeds = Feeds { live: &mut live, kick: &mut kick, raw: &mut raw, hostile: &mut hostile };
+    let _ = serve_inner(&state, &mut socket, &mut feeds, &mut conn, last_event_id).await;
     state.connections.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// What a connection listens to besides its socket.
+struct Feeds<'a> {
+    live: &'a mut broadcast::Receiver<Arc<Buffered>>,
+    kick: &'a mut broadcast::Receiver<()>,
+    raw: &'a mut broadcast::Receiver<Arc<str>>,
+    hostile: &'a mut broadcast::Receiver<Arc<crate::hostile::Hostile>>,
 }
 
 async fn serve_inner(
     state: &DaimonState,
     socket: &mut WebSocket,
-    live: &mut broadcast::Receiver<Arc<Buffered>>,
-    kick: &mut broadcast::Receiver<()>,
-    raw: &mut broadcast::Receiver<Arc<str>>,
+    feeds: &mut Feeds<'_>,
     conn: &mut Conn,
     last_event_id: Option<String>,
 ) -> Result<(), axum::Error> {
+    let Feeds { live, kick, raw, hostile } = feeds;
     let hello = json!({"type": "connected", "connection_id": format!("wsc_{}", state.total_connections()),
                        "account_id": "acc_emulator", "server_time": now_rfc3339()});
     socket.send(text(&hello)).await?;
@@ -311,6 +327,9 @@ async fn serve_inner(
             },
             r = raw.recv() => if let Ok(t) = r {
                 socket.send(Message::Text(t.to_string().into())).await?;
+            },
+            h = hostile.recv() => if let Ok(h) = h {
+                crate::hostile::play(socket, &h).await?;
             },
             msg = socket.recv() => match msg {
                 Some(Ok(Message::Text(t))) => handle_command(state, socket, conn, t.as_str()).await?,
@@ -429,5 +448,8 @@ impl crate::hub::Scenarios for DaimonState {
     }
     fn set_delay(&self, delay: Duration) {
         DaimonState::set_delay(self, delay)
+    }
+    fn hostile(&self, h: crate::hostile::Hostile) {
+        DaimonState::hostile(self, h)
     }
 }

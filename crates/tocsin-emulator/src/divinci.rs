@@ -119,6 +119,7 @@ async fn serve(state: DivinciState, mut socket: WebSocket, resource: Value) {
                 }
                 Ok(Outbound::Frame(_)) => Ok(()),
                 Ok(Outbound::Raw(t)) => socket.send(Message::Text(t.to_string().into())).await,
+                Ok(Outbound::Hostile(h)) => crate::hostile::play(&mut socket, &h).await,
                 Err(_) => return,
             },
             msg = socket.recv() => match msg {

@@ -16,6 +16,8 @@ pub enum Outbound {
     Frame(Arc<Value>),
     /// Raw text sent as is to every connection (malformed, oversized, unknown frames).
     Raw(Arc<str>),
+    /// A hostile scenario each connection plays (huge frames, floods, ...).
+    Hostile(Arc<crate::hostile::Hostile>),
 }
 
 /// Shared state of one emulated provider.
@@ -90,6 +92,11 @@ impl Hub {
     /// Sends `text` verbatim to every connection (for malformed or oversized frames).
     pub fn publish_raw(&self, text: &str) {
         let _ = self.live.send(Outbound::Raw(Arc::from(text)));
+    }
+
+    /// Plays a hostile scenario on every connection.
+    pub fn hostile(&self, h: crate::hostile::Hostile) {
+        let _ = self.live.send(Outbound::Hostile(Arc::new(h)));
     }
 
     pub fn subscribe(&self) -> (broadcast::Receiver<Outbound>, broadcast::Receiver<()>) {
@@ -168,6 +175,8 @@ pub trait Scenarios: Send + Sync {
     fn set_silent(&self, silent: bool);
     /// Slow delivery: wait `delay` before each frame (0 = off).
     fn set_delay(&self, delay: std::time::Duration);
+    /// A hostile server: every connection plays `h` (see [`crate::hostile`]).
+    fn hostile(&self, h: crate::hostile::Hostile);
 }
 
 impl Scenarios for Hub {
@@ -182,6 +191,9 @@ impl Scenarios for Hub {
     }
     fn set_delay(&self, delay: std::time::Duration) {
         Hub::set_delay(self, delay)
+    }
+    fn hostile(&self, h: crate::hostile::Hostile) {
+        Hub::hostile(self, h)
     }
 }
 

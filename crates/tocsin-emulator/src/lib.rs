@@ -23,6 +23,7 @@ pub mod bivariant;
 pub mod daimon;
 pub mod demo;
 pub mod divinci;
+pub mod hostile;
 pub mod hub;
 pub mod prismer;
 
@@ -170,6 +171,7 @@ impl Emulator {
                     .route("/_emulator/{provider}/silent", post(silent_provider))
                     .route("/_emulator/{provider}/slow", post(slow_provider))
                     .route("/_emulator/{provider}/burst", post(burst_provider))
+                    .route("/_emulator/{provider}/hostile", post(hostile_provider))
                     .with_state(state.clone()),
             );
         let mut tasks = Vec::new();
@@ -330,6 +332,47 @@ async fn burst_provider(State(s): State<AppState>, Path(provider): Path<String>,
         }
     }
     Json(json!({"published": n})).into_response()
+}
+
+/// `POST /_emulator/{provider}/hostile` with `{"kind": "huge"|"flood"|"invalid_utf8"|
+/// "nested"|"binary", "count": N, "bytes": N}`: every open connection of `provider`
+/// plays that hostile scenario (see [`hostile`]).
+async fn hostile_provider(
+    State(s): State<AppState>,
+    Path(provider): Path<String>,
+    Json(request): Json<hostile::HostileRequest>,
+) -> Response {
+    let Some(flood) = flood_frame(&provider) else { return unknown(&provider) };
+    let h = hostile::Hostile::new(&request, flood);
+    let answer = json!({"kind": request.kind_name(), "count": h.count, "bytes": h.bytes});
+    scenario(&s, &provider, |sc| {
+        sc.hostile(h);
+        answer
+    })
+}
+
+/// Small, valid event frames of `provider` for a flood, each with its own id.
+pub fn flood_frame(provider: &str) -> Option<hostile::FloodFrame> {
+    let run: u32 = rand::random();
+    let at = demo::format_ms(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64));
+    let frame: hostile::FloodFrame = match provider {
+        "daimon" => Arc::new(move |i| {
+            let id = format!("flood{run:08x}_{i}");
+            json!({"type": "message.received", "event_id": id, "timestamp": at, "replayed": false, "inbox_id": "inbox_flood",
+                   "payload": {"message": {"id": format!("msg_{id}"), "inbox_id": "inbox_flood", "from": "flood@example.com",
+                                           "subject": format!("flood {i}")}}})
+            .to_string()
+        }),
+        "agentmail" => Arc::new(move |i| {
+            let id = format!("flood{run:08x}_{i}");
+            agentmail::message_received(&id, "agent@agentmail.to", "flood@example.com", &format!("Flood {i}"), "flood", &["received"]).to_string()
+        }),
+        "prismer" => Arc::new(move |i| prismer::message_new(&format!("flood{run:08x}_{i}"), "conv_flood", "usr_flood", &format!("flood {i}")).to_string()),
+        "divinci" => Arc::new(move |i| divinci::message_created(&format!("flood{run:08x}_{i}"), demo::DEMO_THREAD, &format!("flood {i}")).to_string()),
+        "bivariant" => Arc::new(move |i| bivariant::message_posted(&format!("flood{run:08x}_{i}"), "conv_flood", &format!("flood {i}")).to_string()),
+        _ => return None,
+    };
+    Some(frame)
 }
 
 fn unknown(provider: &str) -> Response {

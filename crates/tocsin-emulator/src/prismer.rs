@@ -224,6 +224,7 @@ async fn serve(state: Arc<PrismerState>, mut socket: WebSocket, token: Option<St
                     socket.send(text(&frame)).await
                 }
                 Ok(Outbound::Raw(t)) => socket.send(Message::Text(t.to_string().into())).await,
+                Ok(Outbound::Hostile(h)) => crate::hostile::play(&mut socket, &h).await,
                 Err(_) => break,
             },
             msg = socket.recv() => match msg {
@@ -387,6 +388,8 @@ pub(crate) async fn sse(
                 item = live.recv() => match item {
                     Ok(Outbound::Frame(f)) => { if tx.send(f.to_string()).await.is_err() { return; } }
                     Ok(Outbound::Raw(t)) => { if tx.send(t.to_string()).await.is_err() { return; } }
+                    // The hostile scenarios are WebSocket frames; the SSE stream ignores them.
+                    Ok(Outbound::Hostile(_)) => {}
                     Err(_) => return,
                 },
             }

@@ -96,8 +96,9 @@ pub const HOLD_QUIET: &str = "quiet hours";
 /// start = "22:00"
 /// end = "07:00"
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default, deny_unknown_fields)]
+#[ts(export)]
 pub struct AttentionSettings {
     /// When only [`quiet_min_tier`](Self::quiet_min_tier) and above get through.
     pub quiet_hours: Vec<QuietWindow>,
@@ -111,6 +112,11 @@ pub struct AttentionSettings {
     /// Repeat urgent events every this many seconds until read or dismissed.
     /// `None` (the default) turns repeats off.
     pub repeat_urgent_secs: Option<u32>,
+    /// The master switch: off, events are stored and counted but no desktop
+    /// notification is shown. Default on.
+    pub notifications_enabled: bool,
+    /// Whether alerts may play the sound a rule asks for. Default on.
+    pub sound: bool,
 }
 
 impl Default for AttentionSettings {
@@ -121,16 +127,20 @@ impl Default for AttentionSettings {
             coalesce_max: 5,
             coalesce_window_secs: 30,
             repeat_urgent_secs: None,
+            notifications_enabled: true,
+            sound: true,
         }
     }
 }
 
 /// One quiet-hours window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
+#[ts(export)]
 pub struct QuietWindow {
     /// The days the window *starts* on (`"mon"`, `"monday"`, `"Mon"` are all
     /// accepted).
+    #[ts(type = "Array<\"Mon\" | \"Tue\" | \"Wed\" | \"Thu\" | \"Fri\" | \"Sat\" | \"Sun\">")]
     pub days: Vec<Weekday>,
     /// Local time of day, `"HH:MM"` (`"H:MM"` is accepted too).
     pub start: String,

@@ -38,6 +38,10 @@ pub struct AccountConfig {
     /// The REST base for actions (mark read, reply); derived from `url` when absent.
     #[serde(default)]
     pub rest_url: Option<String>,
+    /// A PEM file with an extra certificate authority to trust (a company proxy or
+    /// a self-hosted server). The platform roots are always trusted too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
     /// daimon / AgentMail inboxes. Empty = everything the key can see.
     #[serde(default)]
     pub inboxes: Vec<String>,
@@ -200,6 +204,11 @@ impl Config {
             }
             if let Err(problem) = tocsin_providers::adapter_for(a.provider(), &a.endpoint(), &a.subscriptions()) {
                 return Err(err("auth", problem));
+            }
+            if let Some(ca) = &a.ca_file {
+                if !Path::new(ca).is_absolute() {
+                    return Err(err("ca_file", format!("\"{ca}\" must be an absolute path to a PEM file")));
+                }
             }
             if a.backoff.base_ms == 0 || a.backoff.cap_ms < a.backoff.base_ms {
                 return Err(err("backoff", "base_ms must be above 0 and cap_ms at least base_ms".into()));

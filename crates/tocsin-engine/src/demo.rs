@@ -26,12 +26,14 @@ const DEMO_ACCOUNTS: [(&str, Provider, AuthMode); 5] = [
 /// Starts the emulator and one connection per demo account, each with the sender
 /// of its outgoing channel.
 pub(crate) async fn start(interval: Duration) -> std::io::Result<(Emulator, Vec<(Connection, mpsc::Sender<Outgoing>)>)> {
-    let mut rng = rand::rng();
-    let key = format!("dm_free_demo_{:016x}", rng.random::<u64>());
-    let run_id: u32 = rng.random();
+    // The thread's generator is not Send: draw everything before the first await.
+    let (key, run_id, seed) = {
+        let mut rng = rand::rng();
+        (format!("dm_free_demo_{:016x}", rng.random::<u64>()), rng.random::<u32>(), rng.random())
+    };
     let config = EmulatorConfig {
         keys: vec![key.clone()],
-        demo: Some(DemoConfig { interval, seed: rng.random(), limit: None }),
+        demo: Some(DemoConfig { interval, seed, limit: None }),
         // Ids must not repeat across runs: the history dedupes on them.
         event_id_prefix: format!("evt_demo{run_id:08x}_"),
         ..EmulatorConfig::default()
@@ -66,6 +68,8 @@ pub(crate) async fn start(interval: Duration) -> std::io::Result<(Emulator, Vec<
                 resume: None,
                 outgoing,
                 rest_base: endpoint.rest_base(),
+                ca_file: None,
+                rate_limit: tocsin_supervisor::RateLimit::default(),
             },
             tx,
         ));

@@ -11,13 +11,21 @@
 //! Must not: touch GTK, Tauri or D-Bus directly. The app crate plugs in a
 //! [`Notifier`] and listens to [`Update`]s.
 //!
-//! Layout: `lib.rs` (Engine), `pipeline.rs` (writer and notify tasks), `config.rs`,
+//! Layout: `lib.rs` (Engine: start, state, commands to providers, shutdown),
+//! `pipeline.rs` (writer and notify tasks), `attention.rs` (quiet hours, pause,
+//! coalescing), `history.rs` (search, detail, read state, retention), `detail.rs`
+//! (sanitised HTML, headers, web links), `accounts.rs` (the Accounts form and
+//! config edits), `keys.rs` (key state, keychain health, "test key"), `config.rs`,
 //! `demo.rs`, `snapshot.rs`, `notifier.rs`, `error.rs`.
 
+pub mod accounts;
 pub mod attention;
 pub mod config;
 mod demo;
+pub mod detail;
 pub mod error;
+mod history;
+pub mod keys;
 pub mod notifier;
 mod pipeline;
 pub mod snapshot;
@@ -85,6 +93,12 @@ pub(crate) struct Shared {
     /// Wakes the notify loop when the attention state changed (pause, settings).
     attention_changed: Notify,
     demo: bool,
+    /// Per account: when its next reconnect attempt is due (ms since the epoch).
+    next_retry: Mutex<std::collections::HashMap<String, i64>>,
+    /// Why keys cannot be read from the keychain, if they cannot.
+    keychain_error: Mutex<Option<String>>,
+    /// Wakes the retention task (settings changed).
+    retention_changed: Notify,
     store_error: Mutex<Option<String>>,
     notifier_error: Mutex<Option<String>>,
     updates: broadcast::Sender<Update>,
@@ -94,8 +108,17 @@ pub(crate) struct Shared {
 impl Shared {
     fn snapshot(&self) -> Snapshot {
         let pause = self.attention.lock().unwrap().pause().current(tocsin_model::now_ms());
+        let next_retry = self.next_retry.lock().unwrap();
         Snapshot {
-            accounts: self.statuses.iter().map(|s| s.borrow().clone()).collect(),
+            accounts: self
+                .statuses
+                .iter()
+                .map(|s| {
+                    let mut status = s.borrow().clone();
+                    status.next_retry_at_ms = next_retry.get(&status.account).copied();
+                    status
+                })
+                .collect(),
             unread_urgent: self.unread_urgent.load(Ordering::SeqCst),
             paused: pause != attention::Pause::Off,
             paused_until_ms: match pause {
@@ -105,6 +128,7 @@ impl Shared {
             demo: self.demo,
             store_error: self.store_error.lock().unwrap().clone(),
             notifier_error: self.notifier_error.lock().unwrap().clone(),
+            keychain_error: self.keychain_error.lock().unwrap().clone(),
         }
     }
 
@@ -127,12 +151,16 @@ pub struct Engine {
     notifier: Arc<dyn Notifier>,
     /// The runtime the engine runs on, for work started from other threads.
     runtime: tokio::runtime::Handle,
+    /// The accounts it runs (empty for the demo profile).
+    config: Config,
+    keys: KeyStore,
 }
 
 struct Tasks {
     supervisors: Vec<JoinHandle<()>>,
     pipeline: Vec<JoinHandle<()>>,
     status_task: JoinHandle<()>,
+    retention_task: JoinHandle<()>,
     emulator: Option<tocsin_emulator::Emulator>,
 }
 
@@ -199,6 +227,9 @@ impl Engine {
             attention: Mutex::new(attention_state),
             attention_changed: Notify::new(),
             demo,
+            next_retry: Mutex::new(std::collections::HashMap::new()),
+            keychain_error: Mutex::new(None),
+            retention_changed: Notify::new(),
             store_error: Mutex::new(None),
             notifier_error: Mutex::new(None),
             updates: broadcast::channel(1024).0,
@@ -209,40 +240,36 @@ impl Engine {
         let pipeline = pipeline::spawn(store.clone(), shared.clone(), event_rx, notifier.clone(), ackers);
         let mut supervisors = Vec::new();
         for (conn, status_tx) in connections.into_iter().zip(status_senders) {
-            let mut rx = status_tx.subscribe();
-            let s = shared.clone();
-            tokio::spawn(async move {
-                while rx.changed().await.is_ok() {
-                    s.touch();
-                }
-            });
+            tokio::spawn(watch_status(status_tx.subscribe(), shared.clone()));
             supervisors.push(tokio::spawn(tocsin_supervisor::run(conn, event_tx.clone(), status_tx, cancel.clone())));
         }
         for (account, status_tx) in nats_accounts.into_iter().zip(nats_status) {
-            let mut rx = status_tx.subscribe();
-            let s = shared.clone();
-            tokio::spawn(async move {
-                while rx.changed().await.is_ok() {
-                    s.touch();
-                }
-            });
-            let name = account.name.clone();
-            let keys = KeyStore::new();
-            let token: KeySource = Arc::new(move || keys.get(&name).map_err(|e| e.to_string()));
-            let conn = tocsin_supervisor::nats::NatsConnection {
-                account: account.name.clone(),
-                url: account.url.clone(),
-                token: (account.auth != tocsin_providers::AuthMode::Query).then_some(token),
-                topics: account.topics.clone(),
-                backoff: account.backoff.to_backoff(),
-            };
+            tokio::spawn(watch_status(status_tx.subscribe(), shared.clone()));
+            let conn = nats_connection_for(account);
             supervisors.push(tokio::spawn(tocsin_supervisor::nats::run_nats(conn, event_tx.clone(), status_tx, cancel.clone())));
         }
         drop(event_tx);
         let status_task = tokio::spawn(snapshot::publish_loop(shared.clone(), cancel.clone()));
+        let retention_task = tokio::spawn(history::retention_loop(store.clone(), shared.clone(), cancel.clone()));
+        let keys = KeyStore::detect();
+        if !demo {
+            *shared.keychain_error.lock().unwrap() = keys::keychain_problem(&keys, &options.config);
+        }
         let emulator_addr = emulator.as_ref().map(|e| e.local_addr());
-        let tasks = Tasks { supervisors, pipeline, status_task, emulator };
-        Ok(Engine { store, shared, cancel, tasks: tokio::sync::Mutex::new(Some(tasks)), emulator_addr, outgoing, notifier, runtime: tokio::runtime::Handle::current() })
+        let tasks = Tasks { supervisors, pipeline, status_task, retention_task, emulator };
+        let config = if demo { Config::default() } else { options.config.clone() };
+        Ok(Engine {
+            store,
+            shared,
+            cancel,
+            tasks: tokio::sync::Mutex::new(Some(tasks)),
+            emulator_addr,
+            outgoing,
+            notifier,
+            runtime: tokio::runtime::Handle::current(),
+            config,
+            keys,
+        })
     }
 
     /// The aggregate state now.
@@ -406,7 +433,7 @@ impl Engine {
         self.command(&event.account, command).await
     }
 
-    async fn stored(&self, id: i64) -> Result<tocsin_store::StoredEvent, IpcError> {
+    pub(crate) async fn stored(&self, id: i64) -> Result<tocsin_store::StoredEvent, IpcError> {
         self.store
             .get(id)
             .await?
@@ -452,6 +479,7 @@ impl Engine {
             let _ = p.await;
         }
         let _ = tasks.status_task.await;
+        let _ = tasks.retention_task.await;
         let received: u64 = self.shared.statuses.iter().map(|s| s.borrow().events_received).sum();
         let stored = self.store.count().await.ok();
         tracing::info!(
@@ -464,6 +492,31 @@ impl Engine {
         if let Some(emu) = tasks.emulator {
             emu.shutdown().await;
         }
+    }
+}
+
+/// Follows one account's state: publishes changes and notes when the next
+/// reconnect attempt is due.
+async fn watch_status(mut rx: watch::Receiver<AccountStatus>, shared: Arc<Shared>) {
+    while rx.changed().await.is_ok() {
+        let (account, due) = {
+            let s = rx.borrow_and_update();
+            let due = match s.state {
+                ConnState::Reconnecting { delay_ms, .. } => {
+                    Some(tocsin_model::now_ms() + i64::try_from(delay_ms).unwrap_or(i64::MAX / 2))
+                }
+                _ => None,
+            };
+            (s.account.clone(), due)
+        };
+        {
+            let mut map = shared.next_retry.lock().unwrap();
+            match due {
+                Some(t) => map.insert(account, t),
+                None => map.remove(&account),
+            };
+        }
+        shared.touch();
     }
 }
 
@@ -485,7 +538,7 @@ async fn load_rules(store: &Store) -> CompiledRuleSet {
     CompiledRuleSet::defaults().clone()
 }
 
-async fn load_json<T: serde::de::DeserializeOwned>(store: &Store, key: &str) -> Option<T> {
+pub(crate) async fn load_json<T: serde::de::DeserializeOwned>(store: &Store, key: &str) -> Option<T> {
     let text = store.setting(key).await.ok().flatten()?;
     match serde_json::from_str(&text) {
         Ok(v) => Some(v),
@@ -501,6 +554,30 @@ async fn connection_for(
     store: &Store,
     outgoing: mpsc::Receiver<Outgoing>,
 ) -> Result<Connection, EngineError> {
+    connection_with(account, store.cursor(&account.name).await?, outgoing)
+}
+
+/// The direct NATS connection for a topic-platform `account` with a `nats://` URL.
+pub(crate) fn nats_connection_for(account: &AccountConfig) -> tocsin_supervisor::nats::NatsConnection {
+    let name = account.name.clone();
+    let keys = KeyStore::new();
+    let token: KeySource = Arc::new(move || keys.get(&name).map_err(|e| e.to_string()));
+    tocsin_supervisor::nats::NatsConnection {
+        account: account.name.clone(),
+        url: account.url.clone(),
+        token: (account.auth != tocsin_providers::AuthMode::Query).then_some(token),
+        topics: account.topics.clone(),
+        backoff: account.backoff.to_backoff(),
+        ca_file: account.ca_file.as_ref().map(PathBuf::from),
+    }
+}
+
+/// The supervisor's connection for `account`, resuming after `resume`.
+pub(crate) fn connection_with(
+    account: &AccountConfig,
+    resume: Option<String>,
+    outgoing: mpsc::Receiver<Outgoing>,
+) -> Result<Connection, EngineError> {
     let adapter = tocsin_providers::adapter_for(account.provider(), &account.endpoint(), &account.subscriptions())
         .map_err(|reason| EngineError::Account { account: account.name.clone(), reason })?;
     let name = account.name.clone();
@@ -513,8 +590,10 @@ async fn connection_for(
         backoff: account.backoff.to_backoff(),
         max_frame_bytes: DEFAULT_MAX_FRAME,
         connect_timeout: Duration::from_secs(10),
-        resume: store.cursor(&account.name).await?,
+        resume,
         outgoing,
         rest_base: account.endpoint().rest_base(),
+        ca_file: account.ca_file.as_ref().map(PathBuf::from),
+        rate_limit: tocsin_supervisor::RateLimit::default(),
     })
 }

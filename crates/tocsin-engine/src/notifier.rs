@@ -49,7 +49,8 @@ pub struct LogNotifier;
 
 impl Notifier for LogNotifier {
     fn notify(&self, alert: &Alert) -> Result<(), NotifyError> {
-        tracing::info!(event = alert.event_id, account = %alert.account, "alert: {}", alert.summary);
+        tracing::info!(event = alert.event_id, account = %alert.account, tier = alert.tier.as_str(), "alert");
+        tracing::debug!(event = alert.event_id, "alert: {}", alert.summary);
         Ok(())
     }
 }

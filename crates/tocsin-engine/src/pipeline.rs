@@ -136,7 +136,16 @@ async fn notify_loop(shared: Arc<Shared>, mut alerts: mpsc::Receiver<(Alert, Opt
         let deadline = shared.attention.lock().unwrap().next_deadline();
         let out = tokio::select! {
             next = alerts.recv() => match next {
-                Some((alert, inbox)) => shared.attention.lock().unwrap().offer_in(alert, inbox.as_deref(), &Moment::now()),
+                Some((mut alert, inbox)) => {
+                    let mut attention = shared.attention.lock().unwrap();
+                    if !attention.settings().notifications_enabled {
+                        continue;
+                    }
+                    if !attention.settings().sound {
+                        alert.sound = None;
+                    }
+                    attention.offer_in(alert, inbox.as_deref(), &Moment::now())
+                }
                 None => return,
             },
             _ = sleep_until_opt(deadline) => shared.attention.lock().unwrap().tick(&Moment::now()),

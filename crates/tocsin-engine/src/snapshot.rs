@@ -27,6 +27,8 @@ pub struct Snapshot {
     pub store_error: Option<String>,
     /// Why notifications cannot be shown right now, if they cannot.
     pub notifier_error: Option<String>,
+    /// Why account keys cannot be read (keychain locked or missing), if they cannot.
+    pub keychain_error: Option<String>,
 }
 
 /// The state the tray icon shows.
@@ -44,7 +46,7 @@ impl Snapshot {
     /// The single state that best sums up this snapshot for the tray icon.
     pub fn tray_state(&self) -> TrayState {
         let any = |f: &dyn Fn(&ConnState) -> bool| self.accounts.iter().any(|a| f(&a.state));
-        if any(&|s| matches!(s, ConnState::Closed { fatal: true, .. })) || self.store_error.is_some() {
+        if any(&|s| matches!(s, ConnState::Closed { fatal: true, .. })) || self.store_error.is_some() || self.keychain_error.is_some() {
             TrayState::Error
         } else if self.paused {
             TrayState::Paused
@@ -119,6 +121,7 @@ mod tests {
             demo: false,
             store_error: None,
             notifier_error: None,
+            keychain_error: None,
         }
     }
 

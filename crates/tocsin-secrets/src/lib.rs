@@ -2,15 +2,20 @@
 //!
 //! Owns: [`Sensitive`], the wrapper every secret travels in (its `Debug` and
 //! `Display` print `<redacted>`), and [`KeyStore`], which reads and writes account
-//! keys in the OS keychain (keyring 3: Secret Service on Linux, Keychain on macOS,
-//! Credential Manager on Windows) or, for headless servers only, from an explicit
-//! `TOCSIN_KEY_<ACCOUNT>` environment variable.
+//! keys in one OS keychain [`Backend`] (keyring 3: the Secret Service on Linux, or
+//! the kernel keyring when no Secret Service answers; Keychain on macOS; Credential
+//! Manager on Windows) or, for headless servers only, from an explicit
+//! `TOCSIN_KEY_<ACCOUNT>` environment variable. [`KeyInfo`] is what the window may
+//! know about a key: its state and last four characters.
 //!
 //! Must not: write a secret to a file, a log or anything that is not the keychain;
 //! fall back silently to memory when the keychain is missing or locked (that is an
 //! error the user sees).
 
 use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// A secret value. Formatting it never shows the value; use [`Sensitive::expose`].
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -77,39 +82,227 @@ pub fn env_var_name(account: &str) -> String {
     s
 }
 
-/// Reads and writes account keys.
-#[derive(Debug, Clone, Default)]
+/// Where keys are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The freedesktop Secret Service (gnome-keyring, KWallet) over D-Bus.
+    #[cfg(target_os = "linux")]
+    SecretService,
+    /// The Linux kernel keyring (keyutils): used when no Secret Service answers.
+    /// Keys live in the session keyring and do not survive a reboot.
+    #[cfg(target_os = "linux")]
+    KernelKeyring,
+    /// Keychain on macOS, Credential Manager on Windows.
+    #[cfg(not(target_os = "linux"))]
+    Platform,
+}
+
+impl Backend {
+    /// The name people see.
+    pub fn label(self) -> &'static str {
+        match self {
+            #[cfg(target_os = "linux")]
+            Backend::SecretService => "Secret Service",
+            #[cfg(target_os = "linux")]
+            Backend::KernelKeyring => "kernel keyring",
+            #[cfg(target_os = "macos")]
+            Backend::Platform => "macOS Keychain",
+            #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+            Backend::Platform => "Credential Manager",
+        }
+    }
+
+    fn entry(self, account: &str) -> Result<keyring::Entry, keyring::Error> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Backend::SecretService => Ok(keyring::Entry::new_with_credential(Box::new(
+                keyring::secret_service::SsCredential::new_with_target(None, SERVICE, account)?,
+            ))),
+            #[cfg(target_os = "linux")]
+            Backend::KernelKeyring => Ok(keyring::Entry::new_with_credential(Box::new(
+                keyring::keyutils::KeyutilsCredential::new_with_target(None, SERVICE, account)?,
+            ))),
+            #[cfg(not(target_os = "linux"))]
+            Backend::Platform => keyring::Entry::new(SERVICE, account),
+        }
+    }
+}
+
+/// The environment variable that picks the keychain backend explicitly:
+/// `secret-service`, `kernel` (Linux), or unset/`auto`.
+pub const BACKEND_ENV: &str = "TOCSIN_KEYCHAIN";
+
+/// The state of an account's key, for the window and `tocsin account list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum KeyState {
+    Stored,
+    Missing,
+    /// Read from `TOCSIN_KEY_<ACCOUNT>` (headless servers).
+    Environment,
+    Locked,
+    Unavailable,
+    Error,
+}
+
+/// What the window shows about a key: never the key, at most its last four characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct KeyInfo {
+    pub state: KeyState,
+    pub last4: Option<String>,
+    pub backend: String,
+    pub message: Option<String>,
+}
+
+/// The last four characters of `key`, or nothing for keys too short to hide the rest.
+pub fn last4(key: &Sensitive<String>) -> Option<String> {
+    let chars: Vec<char> = key.expose().chars().collect();
+    (chars.len() >= 12).then(|| chars[chars.len() - 4..].iter().collect())
+}
+
+/// Reads and writes account keys in one keychain backend, or reports why it cannot.
+#[derive(Debug, Clone)]
 pub struct KeyStore {
-    _priv: (),
+    backend: Result<Backend, String>,
+}
+
+impl Default for KeyStore {
+    fn default() -> Self {
+        KeyStore::detect()
+    }
 }
 
 impl KeyStore {
+    /// The platform keychain: on Linux the Secret Service when one answers on the
+    /// session bus, else the kernel keyring; `TOCSIN_KEYCHAIN` picks one explicitly.
+    pub fn detect() -> KeyStore {
+        let choice = std::env::var(BACKEND_ENV).unwrap_or_default();
+        KeyStore { backend: pick(choice.trim()) }
+    }
+
+    /// A store on `backend`, without probing.
+    pub fn with_backend(backend: Backend) -> KeyStore {
+        KeyStore { backend: Ok(backend) }
+    }
+
+    /// Kept for callers that do not care which backend: same as [`KeyStore::detect`].
     pub fn new() -> Self {
-        KeyStore { _priv: () }
+        KeyStore::detect()
+    }
+
+    /// The backend in use, or why there is none.
+    pub fn backend(&self) -> Result<Backend, SecretError> {
+        self.backend.clone().map_err(SecretError::Unavailable)
+    }
+
+    /// The backend's name, or "no keychain".
+    pub fn backend_label(&self) -> String {
+        match &self.backend {
+            Ok(b) => b.label().to_owned(),
+            Err(_) => "no keychain".to_owned(),
+        }
     }
 
     /// The key for `account`: from `TOCSIN_KEY_<ACCOUNT>` when that variable is set,
     /// else from the OS keychain.
     pub fn get(&self, account: &str) -> Result<Sensitive<String>, SecretError> {
-        if let Ok(v) = std::env::var(env_var_name(account)) {
-            if !v.is_empty() {
-                return Ok(Sensitive(v));
-            }
+        if let Some(v) = env_key(account) {
+            return Ok(v);
         }
-        let entry = keyring::Entry::new(SERVICE, account).map_err(map_err(account))?;
+        self.keychain_get(account)
+    }
+
+    /// The key stored in the keychain for `account` (the environment is not read).
+    pub fn keychain_get(&self, account: &str) -> Result<Sensitive<String>, SecretError> {
+        let entry = self.backend()?.entry(account).map_err(map_err(account))?;
         entry.get_password().map(Sensitive).map_err(map_err(account))
     }
 
     /// Stores `key` for `account` in the OS keychain.
     pub fn set(&self, account: &str, key: &Sensitive<String>) -> Result<(), SecretError> {
-        let entry = keyring::Entry::new(SERVICE, account).map_err(map_err(account))?;
+        if key.expose().trim().is_empty() {
+            return Err(SecretError::Other("the key is empty".into()));
+        }
+        if key.expose().chars().any(char::is_control) {
+            return Err(SecretError::Other("the key contains control characters (a pasted line break?)".into()));
+        }
+        let entry = self.backend()?.entry(account).map_err(map_err(account))?;
         entry.set_password(key.expose()).map_err(map_err(account))
     }
 
-    /// Removes the key of `account` from the OS keychain.
+    /// Removes the key of `account` from the OS keychain. Removing a key that is not
+    /// there is not an error.
     pub fn remove(&self, account: &str) -> Result<(), SecretError> {
-        let entry = keyring::Entry::new(SERVICE, account).map_err(map_err(account))?;
-        entry.delete_credential().map_err(map_err(account))
+        let entry = self.backend()?.entry(account).map_err(map_err(account))?;
+        match entry.delete_credential().map_err(map_err(account)) {
+            Ok(()) | Err(SecretError::Missing(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What the window shows about `account`'s key.
+    pub fn info(&self, account: &str) -> KeyInfo {
+        if let Some(v) = env_key(account) {
+            return KeyInfo {
+                state: KeyState::Environment,
+                last4: last4(&v),
+                backend: format!("environment ({})", env_var_name(account)),
+                message: None,
+            };
+        }
+        let backend = self.backend_label();
+        match self.keychain_get(account) {
+            Ok(v) => KeyInfo { state: KeyState::Stored, last4: last4(&v), backend, message: None },
+            Err(e) => {
+                let state = match e {
+                    SecretError::Missing(_) => KeyState::Missing,
+                    SecretError::Locked => KeyState::Locked,
+                    SecretError::Unavailable(_) => KeyState::Unavailable,
+                    SecretError::Other(_) => KeyState::Error,
+                };
+                KeyInfo { state, last4: None, backend, message: Some(e.to_string()) }
+            }
+        }
+    }
+}
+
+fn env_key(account: &str) -> Option<Sensitive<String>> {
+    std::env::var(env_var_name(account)).ok().filter(|v| !v.is_empty()).map(Sensitive)
+}
+
+#[cfg(target_os = "linux")]
+fn pick(choice: &str) -> Result<Backend, String> {
+    match choice {
+        "secret-service" => Ok(Backend::SecretService),
+        "kernel" | "keyutils" => Ok(Backend::KernelKeyring),
+        "" | "auto" => Ok(if secret_service_answers() { Backend::SecretService } else { Backend::KernelKeyring }),
+        other => Err(format!("{BACKEND_ENV}={other:?} is not one of secret-service, kernel, auto")),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pick(choice: &str) -> Result<Backend, String> {
+    match choice {
+        "" | "auto" | "platform" => Ok(Backend::Platform),
+        other => Err(format!("{BACKEND_ENV}={other:?} is not one of platform, auto")),
+    }
+}
+
+/// Whether a Secret Service is reachable: a lookup that answers (found, not found,
+/// or locked) says yes; no session bus or no service says no.
+#[cfg(target_os = "linux")]
+fn secret_service_answers() -> bool {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() && std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        return false;
+    }
+    let Ok(entry) = Backend::SecretService.entry("__tocsin_probe__") else { return false };
+    match entry.get_password() {
+        Ok(_) | Err(keyring::Error::NoEntry) => true,
+        Err(keyring::Error::NoStorageAccess(e)) => e.to_string().to_ascii_lowercase().contains("lock"),
+        Err(_) => false,
     }
 }
 

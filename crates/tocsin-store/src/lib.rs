@@ -20,7 +20,7 @@ mod export;
 mod query;
 mod retention;
 
-pub use export::ExportFormat;
+pub use export::{csv_field, iso8601, ExportFormat};
 pub use query::{fts_query, TOTAL_CAP};
 pub use retention::Retention;
 

@@ -12,14 +12,26 @@
 //! dropped); what happens next is the engine's business. Protocol details live in
 //! the provider adapters; this crate only moves frames and keeps time.
 //!
-//! Layout: `lib.rs` (the run loop), `backoff.rs`, `status.rs`, `nats.rs` (the direct
-//! NATS source for the topic platform, [`run_nats`]).
+//! Hardening: TLS is always verified (the platform's verifier and roots, plus an
+//! optional per-account CA file; there is no way to turn verification off); frames
+//! and messages over `max_frame_bytes` close the connection before they are
+//! buffered; a token bucket per connection ([`RateLimit`]) paces reading so a
+//! flooding server is slowed down rather than starving the app (nothing received is
+//! dropped); frames nested deeper than [`MAX_NESTING`] are refused before decoding;
+//! repeated warnings about a server's frames are logged once per period, clipped.
+//!
+//! Layout: `lib.rs` (the run loop), `backoff.rs`, `status.rs`, `tls.rs`,
+//! `throttle.rs`, `sse.rs`, `nats.rs` (the direct NATS source for the topic
+//! platform, [`run_nats`]).
 
 mod backoff;
 mod sse;
 pub mod nats;
 mod status;
+mod throttle;
+pub mod tls;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +43,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::Connector;
 use tokio_util::sync::CancellationToken;
 use tocsin_model::{now_ms, Event, EventKind};
 use tocsin_providers::{Adapter, Command, CommandPlan, Control, Inbound, Session, TokenError, TokenRequest};
@@ -39,6 +52,9 @@ use tocsin_secrets::Sensitive;
 pub use backoff::Backoff;
 pub use nats::{run_nats, NatsConnection};
 pub use status::{AccountStatus, ConnState};
+pub use throttle::RateLimit;
+
+use throttle::{clip, nests_deeper_than, Bucket, LogLimiter};
 
 /// How far before a disconnect REST backfill starts.
 pub const BACKFILL_OVERLAP_MS: i64 = 60_000;
@@ -48,6 +64,13 @@ pub const SSE_STAY: Duration = Duration::from_secs(300);
 
 /// Default frame and message size limit: 1 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 1 << 20;
+
+/// Frames nested deeper than this (brackets outside strings) are refused before
+/// they are decoded; serde_json's own limit is 128 as well.
+pub const MAX_NESTING: usize = 128;
+
+/// How often a repeated warning about the server's frames is logged at most.
+const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// Where a connection gets its key, asked again before every attempt (so a rotated
 /// key is picked up). Errors are shown to the user as they are.
@@ -67,6 +90,12 @@ pub struct Connection {
     pub outgoing: mpsc::Receiver<Outgoing>,
     /// The REST base for commands that go over HTTP.
     pub rest_base: String,
+    /// A PEM file of CA certificates trusted for this account (besides the platform
+    /// roots) on `wss://` and `https://`. Unreadable or unparsable: the account stops
+    /// with that error; verification is never skipped.
+    pub ca_file: Option<PathBuf>,
+    /// How fast the server may send frames before reading is slowed.
+    pub rate_limit: RateLimit,
 }
 
 /// Something to send on an account's socket.
@@ -102,12 +131,22 @@ pub async fn run(
 ) {
     // TLS for wss:// and https:// (rustls has no process-wide provider by default).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = match reqwest::Client::builder().connect_timeout(conn.connect_timeout).timeout(conn.connect_timeout).build() {
-        Ok(c) => c,
-        Err(e) => {
-            let reason = format!("cannot set up HTTPS: {e}");
-            status.send_modify(|s| s.state = ConnState::Closed { reason, fatal: true });
-            return;
+    // One TLS configuration for the socket and the HTTP client; a bad CA file stops
+    // the account until the user fixes it and asks to reconnect.
+    let (http, tls) = loop {
+        match setup_tls(&conn) {
+            Ok(set) => break set,
+            Err(reason) => {
+                tracing::warn!(account = %conn.account, "connection stopped: {reason}");
+                status.send_modify(|s| {
+                    s.last_error = Some(reason.clone());
+                    s.state = ConnState::Closed { reason, fatal: true };
+                });
+                if !wait_for_reconnect(&mut conn, &shutdown).await {
+                    set_state(&status, ConnState::Closed { reason: "stopped".into(), fatal: false });
+                    return;
+                }
+            }
         }
     };
     let mut resume = conn.resume.clone();
@@ -115,7 +154,9 @@ pub async fn run(
     let mut down_since: Option<i64> = None;
     loop {
         set_state(&status, ConnState::Connecting);
-        let ended = attempt_once(&mut conn, &http, &mut resume, &mut down_since, &sink, &status, &shutdown).await;
+        let ended = attempt_once(&mut conn, &http, &tls, &mut resume, &mut down_since, &sink, &status, &shutdown).await;
+        // A server may echo the key in an error; it never reaches a log or the status.
+        let ended = scrub_key(ended, &conn);
         let (reason, min_delay) = match ended {
             Ended::Shutdown | Ended::SinkClosed => {
                 set_state(&status, ConnState::Closed { reason: "stopped".into(), fatal: false });
@@ -227,9 +268,42 @@ fn set_state(status: &watch::Sender<AccountStatus>, state: ConnState) {
     status.send_modify(|s| s.state = state);
 }
 
+/// Replaces the account's key in a failure's reason with `<redacted>`.
+fn scrub_key(ended: Ended, conn: &Connection) -> Ended {
+    let scrub = |reason: String| -> String {
+        match (conn.key)() {
+            Ok(key) if key.expose().len() >= 4 && reason.contains(key.expose().as_str()) => {
+                reason.replace(key.expose().as_str(), "<redacted>")
+            }
+            _ => reason,
+        }
+    };
+    match ended {
+        Ended::Fatal(reason) => Ended::Fatal(scrub(reason)),
+        Ended::Retry { reason, min_delay, was_up_for, immediate } => {
+            Ended::Retry { reason: scrub(reason), min_delay, was_up_for, immediate }
+        }
+        other => other,
+    }
+}
+
+/// The HTTP client and the WebSocket TLS configuration of `conn`.
+fn setup_tls(conn: &Connection) -> Result<(reqwest::Client, Arc<rustls::ClientConfig>), String> {
+    let config = tls::client_config(conn.ca_file.as_deref())?;
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(config.clone())
+        .connect_timeout(conn.connect_timeout)
+        .timeout(conn.connect_timeout)
+        .build()
+        .map_err(|e| format!("cannot set up HTTPS: {e}"))?;
+    Ok((http, Arc::new(config)))
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn attempt_once(
     conn: &mut Connection,
     http: &reqwest::Client,
+    tls: &Arc<rustls::ClientConfig>,
     resume: &mut Option<String>,
     down_since: &mut Option<i64>,
     sink: &mpsc::Sender<Event>,
@@ -267,7 +341,8 @@ async fn attempt_once(
     let config = WebSocketConfig::default()
         .max_message_size(Some(conn.max_frame_bytes))
         .max_frame_size(Some(conn.max_frame_bytes));
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), false);
+    let connector = Connector::Rustls(tls.clone());
+    let connecting = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), false, Some(connector));
     let connected = tokio::select! {
         _ = shutdown.cancelled() => return Ended::Shutdown,
         r = timeout(conn.connect_timeout, connecting) => r,
@@ -283,7 +358,9 @@ async fn attempt_once(
             if let (Ended::Retry { reason, .. }, Some(sse_plan)) = (&ended, conn.adapter.sse_plan(&key)) {
                 if reason.contains("HTTP") {
                     status.send_modify(|s| s.last_error = Some(format!("{reason}; using the SSE stream instead")));
-                    let outcome = sse::run(http, conn.adapter.as_ref(), &conn.account, sse_plan, SSE_STAY, sink, status, shutdown).await;
+                    let limits = sse::Limits { max_event_bytes: conn.max_frame_bytes, rate: conn.rate_limit };
+                    let outcome =
+                        sse::run(http, conn.adapter.as_ref(), &conn.account, sse_plan, SSE_STAY, limits, sink, status, shutdown).await;
                     status.send_modify(|s| s.transport = "websocket".into());
                     return match outcome {
                         sse::SseEnded::Shutdown => Ended::Shutdown,
@@ -334,7 +411,26 @@ async fn attempt_once(
         was_up_for: opened_at.elapsed(),
         immediate: false,
     };
+    // Pacing: when the bucket is empty the socket is not read until it refills.
+    let mut bucket = Bucket::new(conn.rate_limit, Instant::now());
+    let flooding = conn.rate_limit.flooding_note();
+    let mut binary_warnings = LogLimiter::new(WARN_EVERY);
+    let mut decode_warnings = LogLimiter::new(WARN_EVERY);
     loop {
+        let now = Instant::now();
+        if bucket.recovered(now) {
+            tracing::info!(account = %conn.account, "the flood is over: reading at full speed again");
+            status.send_modify(|s| {
+                if s.last_error.as_deref() == Some(flooding.as_str()) {
+                    s.last_error = None;
+                }
+            });
+        }
+        let read_at = bucket.wait(now);
+        if read_at.is_some() && bucket.became_throttled(now) {
+            tracing::warn!(account = %conn.account, per_sec = conn.rate_limit.per_sec, "{flooding}");
+            status.send_modify(|s| s.last_error = Some(flooding.clone()));
+        }
         let msg = tokio::select! {
             biased;
             _ = shutdown.cancelled() => {
@@ -426,14 +522,21 @@ async fn attempt_once(
                 }
                 continue;
             }
-            msg = ws.next() => msg,
+            // Throttled: wait for a token instead of reading.
+            _ = sleep_until(read_at.unwrap_or(now)), if read_at.is_some() => continue,
+            msg = ws.next(), if read_at.is_none() => msg,
         };
         deadline = Instant::now() + heartbeat.dead_after;
+        bucket.take(Instant::now());
         let text = match msg {
             None => return up("the server closed the connection".into(), None),
             Some(Err(WsError::Capacity(e))) => {
                 tracing::warn!(account = %conn.account, "refused an oversized frame: {e}");
-                return up(format!("the server sent a frame over the {} KiB limit", conn.max_frame_bytes / 1024), None);
+                return up(format!("the server sent a frame over the {} KiB limit; it was refused unread", conn.max_frame_bytes / 1024), None);
+            }
+            Some(Err(WsError::Utf8(_))) => {
+                tracing::warn!(account = %conn.account, "the server sent a text frame that is not UTF-8");
+                return up("the server sent a text frame that is not valid UTF-8".into(), None);
             }
             Some(Err(e)) => return up(format!("the connection broke: {e}"), None),
             Some(Ok(Message::Text(t))) => t,
@@ -445,12 +548,22 @@ async fn attempt_once(
                         if reason.is_empty() { String::new() } else { format!(": {reason}") }), None),
                 };
             }
-            Some(Ok(Message::Binary(_))) => {
-                tracing::warn!(account = %conn.account, "ignored a binary frame (the protocol uses text)");
+            Some(Ok(Message::Binary(b))) => {
+                if let Some(skipped) = binary_warnings.allow(Instant::now()) {
+                    tracing::warn!(account = %conn.account, bytes = b.len(), skipped,
+                        "ignored a binary frame (the protocol uses text)");
+                }
                 continue;
             }
             Some(Ok(_)) => continue, // ping (answered by tungstenite), pong, raw frame
         };
+        if nests_deeper_than(text.as_str(), MAX_NESTING) {
+            if let Some(skipped) = decode_warnings.allow(Instant::now()) {
+                tracing::warn!(account = %conn.account, bytes = text.len(), skipped,
+                    "ignored a frame nested deeper than {MAX_NESTING} levels");
+            }
+            continue;
+        }
         match conn.adapter.decode_in(&session, text.as_str(), now_ms()) {
             Ok(Inbound::Event(event)) => {
                 if let Some(id) = &event.provider_event_id {
@@ -503,7 +616,12 @@ async fn attempt_once(
                 }
                 Control::Connected | Control::Pong => {}
             },
-            Err(e) => tracing::warn!(account = %conn.account, "ignored a frame that could not be decoded: {e}"),
+            Err(e) => {
+                if let Some(skipped) = decode_warnings.allow(Instant::now()) {
+                    tracing::warn!(account = %conn.account, skipped,
+                        "ignored a frame that could not be decoded: {}", clip(&e.to_string(), 200));
+                }
+            }
         }
     }
 }
@@ -520,12 +638,15 @@ async fn backfill(conn: &Connection, http: &reqwest::Client, session: &Session, 
             .bearer_auth(key.expose())
             .send()
             .await
-            .map_err(|e| format!("cannot reach {log_url}: {}", e.without_url()))?;
+            .map_err(|e| tls::describe_http(e, &log_url))?;
         if !response.status().is_success() {
             return Err(format!("{log_url} answered HTTP {}", response.status().as_u16()));
         }
-        let body = response.bytes().await.map_err(|e| e.without_url().to_string())?;
-        out.extend(conn.adapter.decode_backfill(session, &body, now_ms()).map_err(|e| e.to_string())?);
+        let body = read_capped(response, MAX_BACKFILL_BYTES, &log_url).await?;
+        if nests_deeper_than(&body, MAX_NESTING) {
+            return Err(format!("the listing from {log_url} nests deeper than {MAX_NESTING} levels"));
+        }
+        out.extend(conn.adapter.decode_backfill(session, &body, now_ms()).map_err(|e| clip(&e.to_string(), 200))?);
     }
     Ok(out)
 }
@@ -544,13 +665,13 @@ async fn rest_call(
     if !body.is_null() {
         request = request.header("content-type", "application/json").body(body.to_string());
     }
-    let response = request.send().await.map_err(|e| format!("cannot reach {log_url}: {}", e.without_url()))?;
+    let response = request.send().await.map_err(|e| tls::describe_http(e, &log_url))?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
     }
-    let text = response.text().await.unwrap_or_default();
-    let detail = serde_json::from_str::<serde_json::Value>(&text)
+    let text = read_capped(response, MAX_ANSWER_BYTES, &log_url).await.unwrap_or_default();
+    let detail = serde_json::from_slice::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| {
             ["message", "error", "name"].iter().find_map(|k| v.get(*k).and_then(|x| x.as_str()).map(str::to_owned))
@@ -575,13 +696,33 @@ async fn fetch_token(
         .body(request.body.to_string())
         .send()
         .await
-        .map_err(|e| TokenError::Retry(format!("cannot reach {log_url}: {}", e.without_url())))?;
+        .map_err(|e| TokenError::Retry(tls::describe_http(e, &log_url)))?;
     let status = response.status().as_u16();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| TokenError::Retry(format!("the answer from {log_url} broke off: {}", e.without_url())))?;
+    let body = read_capped(response, MAX_ANSWER_BYTES, &log_url).await.map_err(TokenError::Retry)?;
     adapter.parse_token(status, &body)
+}
+
+/// The largest REST listing read for a backfill.
+const MAX_BACKFILL_BYTES: usize = 16 << 20;
+/// The largest token, ticket or error answer read.
+const MAX_ANSWER_BYTES: usize = 1 << 20;
+
+/// Reads an HTTP body of at most `max` bytes; a longer one is refused, not buffered.
+async fn read_capped(mut response: reqwest::Response, max: usize, log_url: &str) -> Result<Vec<u8>, String> {
+    let too_big = || format!("the answer from {log_url} is over the {} KiB limit; it was refused", max / 1024);
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) =
+        response.chunk().await.map_err(|e| format!("the answer from {log_url} broke off: {}", e.without_url()))?
+    {
+        if body.len() + chunk.len() > max {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -700,9 +841,17 @@ fn classify_connect_error(e: WsError, log_url: &str) -> Ended {
                 _ => retry(format!("the server answered HTTP {status}{detail}")),
             }
         }
+        // Not the error's own text: it may quote the URL, key and all.
+        WsError::Url(tokio_tungstenite::tungstenite::error::UrlError::UnableToConnect(_)) => {
+            retry(format!("cannot connect to {log_url}"))
+        }
         WsError::Url(e) => Ended::Fatal(format!("the account URL {log_url} is not valid: {e}")),
+        WsError::Tls(tokio_tungstenite::tungstenite::error::TlsError::Rustls(e)) => retry(tls::describe(&e, log_url)),
         WsError::Tls(e) => retry(format!("the TLS handshake with {log_url} failed: {e}")),
-        WsError::Io(e) => retry(format!("cannot reach {log_url}: {e}")),
+        WsError::Io(e) => match tls::rustls_cause(&e) {
+            Some(r) => retry(tls::describe(r, log_url)),
+            None => retry(format!("cannot reach {log_url}: {e}")),
+        },
         other => retry(format!("cannot connect to {log_url}: {other}")),
     }
 }

@@ -65,6 +65,9 @@ pub struct NatsConnection {
     /// Topic patterns, with NATS wildcards (`*` one token, `>` the rest).
     pub topics: Vec<String>,
     pub backoff: Backoff,
+    /// A PEM file of CA certificates trusted for `tls://` (besides the platform
+    /// roots). Unreadable or unparsable: the account stops with that error.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Something async-nats reported from its own tasks.
@@ -98,14 +101,22 @@ pub async fn run_nats(
         close_fatal(&conn.account, &status, reason);
         return;
     }
-    // TLS for tls:// (rustls has no process-wide provider by default).
+    // TLS for tls:// (rustls has no process-wide provider by default), verified
+    // like the WebSocket's: the platform's verifier, plus the account's CA file.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = match crate::tls::client_config(conn.ca_file.as_deref()) {
+        Ok(config) => config,
+        Err(reason) => {
+            close_fatal(&conn.account, &status, reason);
+            return;
+        }
+    };
     let log_url = redact_userinfo(&conn.url);
     let mut attempt: u32 = 0;
     let mut down_since: Option<i64> = None;
     loop {
         set_state(&status, ConnState::Connecting);
-        let ended = client_life(&conn, &log_url, &mut down_since, &sink, &status, &shutdown).await;
+        let ended = client_life(&conn, &tls, &log_url, &mut down_since, &sink, &status, &shutdown).await;
         let reason = match ended {
             Ended::Shutdown | Ended::SinkClosed => {
                 set_state(&status, ConnState::Closed { reason: "stopped".into(), fatal: false });
@@ -211,7 +222,12 @@ impl Drop for StopOnDrop {
     }
 }
 
-fn options(conn: &NatsConnection, signals: &mpsc::UnboundedSender<Signal>, flags: &Flags) -> ConnectOptions {
+fn options(
+    conn: &NatsConnection,
+    tls: &rustls::ClientConfig,
+    signals: &mpsc::UnboundedSender<Signal>,
+    flags: &Flags,
+) -> ConnectOptions {
     let mut options = match &conn.token {
         Some(key) => {
             let (key, signals, stopped) = (key.clone(), signals.clone(), flags.stopped.clone());
@@ -242,6 +258,7 @@ fn options(conn: &NatsConnection, signals: &mpsc::UnboundedSender<Signal>, flags
     let flags = flags.clone();
     let backoff = conn.backoff;
     options = options
+        .tls_client_config(tls.clone())
         .name(format!("tocsin ({})", conn.account))
         .connection_timeout(CONNECT_TIMEOUT)
         // The platform's cluster may advertise internal addresses.
@@ -277,6 +294,7 @@ fn options(conn: &NatsConnection, signals: &mpsc::UnboundedSender<Signal>, flags
 /// One async-nats client, from connect until it is given up.
 async fn client_life(
     conn: &NatsConnection,
+    tls: &rustls::ClientConfig,
     log_url: &str,
     down_since: &mut Option<i64>,
     sink: &mpsc::Sender<Event>,
@@ -286,7 +304,7 @@ async fn client_life(
     let (signals_tx, mut signals) = mpsc::unbounded_channel();
     let flags = Flags::default();
     let _stop = StopOnDrop(flags.stopped.clone());
-    let options = options(conn, &signals_tx, &flags);
+    let options = options(conn, tls, &signals_tx, &flags);
     drop(signals_tx);
     let has_token = conn.token.is_some();
     let connected = tokio::select! {
@@ -512,13 +530,13 @@ fn decode_message(
                 Ok(Inbound::Event(event)) => Some(*event),
                 Ok(Inbound::Control(_)) => None,
                 Err(e) => {
-                    tracing::warn!(account = %account, pattern = %pattern, "ignored a NATS message that could not be decoded: {e}");
+                    tracing::warn!(account = %account, pattern = %pattern, "ignored a NATS message that could not be decoded: {}", crate::throttle::clip(&e.to_string(), 200));
                     None
                 }
             }
         }
         Err(reason) => {
-            tracing::warn!(account = %account, pattern = %pattern, "ignored a NATS message that could not be decoded: {reason}");
+            tracing::warn!(account = %account, pattern = %pattern, "ignored a NATS message that could not be decoded: {}", crate::throttle::clip(&reason, 200));
             None
         }
     }
@@ -527,6 +545,9 @@ fn decode_message(
 /// The WebSocket gateway's `event` frame for a bus message on `subject`, and the key
 /// its copies share. The subject is the topic; the payload is the event envelope.
 fn frame(subject: &str, pattern: &str, payload: &[u8]) -> Result<(String, String), String> {
+    if crate::throttle::nests_deeper_than(payload, crate::MAX_NESTING) {
+        return Err(format!("the payload nests deeper than {} levels", crate::MAX_NESTING));
+    }
     let envelope: Value = serde_json::from_slice(payload).map_err(|e| format!("the payload is not JSON ({e})"))?;
     let Value::Object(envelope) = envelope else {
         return Err("the payload is not a JSON object".into());
@@ -594,6 +615,7 @@ mod tests {
             token: None,
             topics: vec![topic.into()],
             backoff: Backoff::default(),
+            ca_file: None,
         };
         assert!(check(&conn("nats://h:4222", "events.o.>")).is_ok());
         assert!(check(&conn("ws://h", "events.o.>")).unwrap_err().contains("nats://"));

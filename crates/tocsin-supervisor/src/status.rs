@@ -52,6 +52,11 @@ pub struct AccountStatus {
     pub events_received: u64,
     /// `websocket`, or `sse` while on a provider's SSE fallback.
     pub transport: String,
+    /// When reconnecting: when the next attempt is due (ms since the epoch). Filled
+    /// in by the engine from the state's delay.
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub next_retry_at_ms: Option<i64>,
 }
 
 impl AccountStatus {
@@ -61,6 +66,7 @@ impl AccountStatus {
             provider,
             state: ConnState::Connecting,
             last_error: None,
+            next_retry_at_ms: None,
             events_received: 0,
             transport: "websocket".into(),
         }

@@ -11,7 +11,7 @@ use tocsin_emulator::{Emulator, EmulatorConfig};
 use tocsin_model::{Event, EventKind, Provider};
 use tocsin_providers::{AuthMode, Endpoint, Subscriptions};
 use tocsin_secrets::Sensitive;
-use tocsin_supervisor::{AccountStatus, Backoff, ConnState, Connection, KeySource, DEFAULT_MAX_FRAME};
+use tocsin_supervisor::{AccountStatus, Backoff, ConnState, Connection, KeySource, RateLimit, DEFAULT_MAX_FRAME};
 
 const KEY: &str = "dm_live_test_key";
 
@@ -42,6 +42,8 @@ fn start(url: &str, auth: AuthMode, key: &str, inboxes: &[&str]) -> Running {
         resume: None,
         outgoing: mpsc::channel(16).1,
         rest_base: String::new(),
+        ca_file: None,
+        rate_limit: RateLimit::default(),
     };
     let (tx, events) = mpsc::channel(16_384);
     let (status_tx, status) = watch::channel(AccountStatus::new("ops", Provider::Daimon));

@@ -50,6 +50,8 @@ fn start(provider: Provider, endpoint: Endpoint, key: &str, subs: Subscriptions)
         resume: None,
         outgoing,
         rest_base: endpoint_rest,
+        ca_file: None,
+        rate_limit: tocsin_supervisor::RateLimit::default(),
     };
     let (tx, events) = mpsc::channel(4096);
     let (status_tx, status) = watch::channel(AccountStatus::new("acct", provider));

@@ -9,4 +9,9 @@ export type AccountStatus = { account: string, provider: Provider, state: ConnSt
 /**
  * `websocket`, or `sse` while on a provider's SSE fallback.
  */
-transport: string, };
+transport: string, 
+/**
+ * When reconnecting: when the next attempt is due (ms since the epoch). Filled
+ * in by the engine from the state's delay.
+ */
+nextRetryAtMs: number | null, };

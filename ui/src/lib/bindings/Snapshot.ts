@@ -16,4 +16,8 @@ storeError: string | null,
 /**
  * Why notifications cannot be shown right now, if they cannot.
  */
-notifierError: string | null, };
+notifierError: string | null, 
+/**
+ * Why account keys cannot be read (keychain locked or missing), if they cannot.
+ */
+keychainError: string | null, };
