@@ -33,7 +33,9 @@ BUILD_PKGS=(pkg-config libwebkit2gtk-4.1-dev libayatana-appindicator3-dev build-
 TEST_PKGS=(xvfb xauth imagemagick dunst gnome-keyring keyutils webkit2gtk-driver dbus libdbus-1-dev libglib2.0-bin python3 python3-pip nats-server
     python3-venv) # python3-venv: Debian's python3 has no `-m venv` without it (the SDK venv below)
 # Wanted by some tests but not available everywhere (Ubuntu's chromium is a snap stub): warn if they fail.
-OPTIONAL_TEST_PKGS=(chromium)
+# chromium runs the UI's browser tests (ui/e2e, npm run e2e, through playwright-core); fonts-dejavu-core
+# gives its screenshots a known font.
+OPTIONAL_TEST_PKGS=(chromium fonts-dejavu-core)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then

@@ -77,6 +77,15 @@ ui_test() {
     # vitest also writes a JSON report, from which the summary counts tests.
     (cd ui && npm test -- --reporter=default --reporter=json --outputFile="$ART/vitest.json")
 }
+ui_e2e() {
+    # Headless Chromium (playwright-core, Debian's chromium) on the built UI with a fake IPC
+    # (ui/e2e); its screenshots of every screen are kept with the artifacts.
+    local rc=0
+    (cd ui && npm run e2e -- --reporter=default --reporter=json --outputFile="$ART/vitest-e2e.json") || rc=$?
+    mkdir -p "$ART/ui-screenshots"
+    cp ui/e2e/screenshots/*.png "$ART/ui-screenshots/" 2>/dev/null || true
+    return "$rc"
+}
 cargo_build() { cargo build --workspace; }
 cargo_tests() {
     # Keep the full output (it also goes to the console) to count the results.
@@ -105,6 +114,7 @@ bindings_drift() {
 
 run_step ui-check ui_check
 run_step ui-test ui_test
+run_step ui-e2e ui_e2e
 run_step cargo-build cargo_build
 if [[ " ${failed_steps[*]-} " == *" cargo-build "* ]]; then
     echo "==> skipping cargo test: the build failed"
@@ -131,18 +141,26 @@ if [ -f "$ART/vitest.json" ]; then
     ' "$ART/vitest.json" 2>/dev/null || echo "0 0 0")
     passed=$((passed + vp)); failed=$((failed + vf)); skipped=$((skipped + vs))
 fi
+if [ -f "$ART/vitest-e2e.json" ]; then
+    read -r ep ef es < <(node -e '
+        const r = require(process.argv[1]);
+        console.log(r.numPassedTests || 0, r.numFailedTests || 0, (r.numPendingTests || 0) + (r.numTodoTests || 0));
+    ' "$ART/vitest-e2e.json" 2>/dev/null || echo "0 0 0")
+    passed=$((passed + ep)); failed=$((failed + ef)); skipped=$((skipped + es))
+fi
 for s in "${failed_steps[@]-}"; do
     case "$s" in
         "") ;;
         cargo-test) [ -f "$ART/cargo-test.log" ] && grep -q '^test result: FAILED' "$ART/cargo-test.log" || failed=$((failed + 1)) ;;
         ui-test) [ -f "$ART/vitest.json" ] && [ "${vf:-0}" -gt 0 ] || failed=$((failed + 1)) ;;
+        ui-e2e) [ -f "$ART/vitest-e2e.json" ] && [ "${ef:-0}" -gt 0 ] || failed=$((failed + 1)) ;;
         *) failed=$((failed + 1)) ;;
     esac
 done
 
 {
     echo "steps:"
-    for s in ui-check ui-test cargo-build cargo-test bindings-drift; do
+    for s in ui-check ui-test ui-e2e cargo-build cargo-test bindings-drift; do
         state=ok
         for f in "${failed_steps[@]-}"; do [[ "$f" == "$s"* ]] && state=FAILED; done
         [[ "$state" == ok && -z "${step_time[$s]+x}" ]] && state="not run"

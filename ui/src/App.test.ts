@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
-import type { HistoryItem } from "./lib/bindings/HistoryItem";
-import type { Snapshot } from "./lib/bindings/Snapshot";
+import type { HistoryItem } from "./lib/types";
+import type { Snapshot } from "./lib/types";
 
 const handlers: { history?: (i: HistoryItem) => void; status?: (s: Snapshot) => void; focus?: (id: number) => void } = {};
 
@@ -9,8 +9,10 @@ vi.mock("./lib/ipc", async (importOriginal) => {
   const real = await importOriginal<typeof import("./lib/ipc")>();
   return {
     ...real,
-    historyList: vi.fn(),
+    historyQuery: vi.fn(),
     status: vi.fn(),
+    rulesGet: vi.fn(),
+    accountsList: vi.fn(),
     setPaused: vi.fn(),
     takeFocus: vi.fn(async () => null),
     onFocus: vi.fn(async (h: (id: number) => void) => {
@@ -30,26 +32,18 @@ vi.mock("./lib/ipc", async (importOriginal) => {
 
 import * as ipc from "./lib/ipc";
 import App from "./App.svelte";
-import { fakeViewport, item, items } from "./test/fixtures";
+import { fakeViewport, item, items, page, snapshot as snapshotFixture } from "./test/fixtures";
 
 
-const snapshot: Snapshot = {
-  accounts: [{ account: "demo", provider: "daimon", state: { state: "subscribed" }, lastError: null, eventsReceived: 3, transport: "websocket" }],
-  unreadUrgent: 1,
-  paused: false,
-  pausedUntilMs: null,
-  demo: true,
-  storeError: null,
-  notifierError: null,
-};
+const snapshot: Snapshot = snapshotFixture();
 
 const rows = () => screen.queryAllByTestId("event-row");
 
 beforeEach(() => {
-  vi.mocked(ipc.historyList).mockReset();
+  vi.mocked(ipc.historyQuery).mockReset();
   vi.mocked(ipc.setPaused).mockReset();
   vi.mocked(ipc.status).mockResolvedValue(snapshot);
-  vi.mocked(ipc.historyList).mockResolvedValue([item(3, { tier: "urgent" }), item(2), item(1)]);
+  vi.mocked(ipc.historyQuery).mockResolvedValue(page([item(3, { tier: "urgent" }), item(2), item(1)]));
   vi.mocked(ipc.setPaused).mockImplementation(async (paused) => ({ ...snapshot, paused }));
 });
 afterEach(() => cleanup());
@@ -58,13 +52,13 @@ describe("App", () => {
   it("lists stored events newest first and shows status", async () => {
     render(App);
     await waitFor(() => expect(screen.getByTestId("app").dataset.ready).toBe("true"));
-    expect(rows().map((r) => r.dataset.id)).toEqual(["3", "2", "1"]);
+    await waitFor(() => expect(rows().map((r) => r.dataset.id)).toEqual(["3", "2", "1"]));
     expect(rows()[0]!.dataset.tier).toBe("urgent");
     expect(screen.getByTestId("unread-urgent").textContent).toContain("1");
     const chip = screen.getByTestId("account-status");
     expect(chip.dataset.state).toBe("subscribed");
     expect(chip.textContent).toContain("Connected");
-    expect(ipc.historyList).toHaveBeenCalledWith(100, null);
+    expect(ipc.historyQuery).toHaveBeenCalledWith(expect.objectContaining({ text: null, beforeId: null, limit: 100, accounts: [] }));
   });
 
   it("prepends live events and ignores a duplicate id", async () => {
@@ -115,22 +109,22 @@ describe("App", () => {
   });
 
   it("pages in older events when scrolled near the end", async () => {
-    vi.mocked(ipc.historyList).mockResolvedValueOnce(items(100, 250)).mockResolvedValueOnce(items(50, 150));
+    vi.mocked(ipc.historyQuery).mockResolvedValueOnce(page(items(100, 250))).mockResolvedValueOnce(page(items(50, 150)));
     render(App);
-    await waitFor(() => expect(screen.getByTestId("app").dataset.ready).toBe("true"));
+    await waitFor(() => expect(rows().length).toBeGreaterThan(0));
     const list = screen.getByTestId("event-list");
     fakeViewport(list, 580).scrollTo(90 * 58);
-    await waitFor(() => expect(ipc.historyList).toHaveBeenLastCalledWith(100, 151));
+    await waitFor(() => expect(ipc.historyQuery).toHaveBeenLastCalledWith(expect.objectContaining({ beforeId: 151, limit: 100 })));
     await waitFor(() => expect(screen.getByText("That is everything in the history.")).toBeTruthy());
     // The older page is below the first: scrolling to the end shows the oldest event.
     fireEvent.keyDown(list, { key: "End" });
     await waitFor(() => expect(rows()[rows().length - 1]!.dataset.id).toBe("101"));
-    expect(ipc.historyList).toHaveBeenCalledTimes(2);
+    expect(ipc.historyQuery).toHaveBeenCalledTimes(2);
   });
 
   it("shows an error when paging fails, and keeps the list", async () => {
-    vi.mocked(ipc.historyList)
-      .mockResolvedValueOnce(items(100))
+    vi.mocked(ipc.historyQuery)
+      .mockResolvedValueOnce(page(items(100)))
       .mockRejectedValueOnce({ code: "store_unavailable", message: "database is locked" });
     render(App);
     await waitFor(() => expect(rows().length).toBeGreaterThan(0));
@@ -141,9 +135,9 @@ describe("App", () => {
 
   it("renders hostile subjects as text", async () => {
     const payload = `<img src=x onerror="window.__pwned=1">`;
-    vi.mocked(ipc.historyList).mockResolvedValue([
-      item(1, { subject: payload, sender: "<script>x</script>", excerpt: "<b>not bold</b>", inbox: "<i>inbox</i>" }),
-    ]);
+    vi.mocked(ipc.historyQuery).mockResolvedValue(
+      page([item(1, { subject: payload, sender: "<script>x</script>", excerpt: "<b>not bold</b>", inbox: "<i>inbox</i>" })]),
+    );
     vi.mocked(ipc.status).mockResolvedValue({
       ...snapshot,
       accounts: [{ ...snapshot.accounts[0]!, account: "<img src=y onerror=alert(1)>", lastError: "<svg onload=alert(2)>" }],
@@ -160,14 +154,78 @@ describe("App", () => {
   });
 
   it("shows an IPC error in words", async () => {
-    vi.mocked(ipc.historyList).mockRejectedValue({ code: "store_unavailable", message: "the history database failed: disk I/O error" });
+    vi.mocked(ipc.historyQuery).mockRejectedValue({ code: "store_unavailable", message: "the history database failed: disk I/O error" });
     render(App);
     await waitFor(() => expect(screen.getByTestId("error").textContent).toContain("disk I/O error"));
   });
 
   it("says when the history is empty", async () => {
-    vi.mocked(ipc.historyList).mockResolvedValue([]);
+    vi.mocked(ipc.historyQuery).mockResolvedValue(page([]));
     render(App);
     await waitFor(() => expect(screen.getByTestId("empty").textContent).toContain("Waiting for events"));
+  });
+
+  it("merges live events only when they match the filters", async () => {
+    render(App);
+    await waitFor(() => expect(rows()).toHaveLength(3));
+    vi.mocked(ipc.historyQuery).mockResolvedValue(page([item(3, { tier: "urgent" })], 1));
+    await fireEvent.click(screen.getByTestId("tier-urgent"));
+    await waitFor(() => expect(rows()).toHaveLength(1));
+    expect(ipc.historyQuery).toHaveBeenLastCalledWith(expect.objectContaining({ tiers: ["urgent"], beforeId: null }));
+    expect(screen.getByTestId("result-count").textContent).toBe("1 result");
+    handlers.history!(item(4, { tier: "normal" }));
+    handlers.history!(item(5, { tier: "urgent" }));
+    await waitFor(() => expect(rows().map((r) => r.dataset.id)).toEqual(["5", "3"]));
+    expect(screen.getByTestId("result-count").textContent).toBe("2 results");
+  });
+
+  it("offers a refresh instead of merging live events into a text search", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      render(App);
+      await waitFor(() => expect(rows()).toHaveLength(3));
+      vi.mocked(ipc.historyQuery).mockResolvedValue(page([item(2, { matches: { subject: "\u0002report\u0003", sender: null, snippet: null } })], 10000, true));
+      await fireEvent.input(screen.getByTestId("search"), { target: { value: "report" } });
+      await vi.advanceTimersByTimeAsync(250);
+      await waitFor(() => expect(rows()).toHaveLength(1));
+      expect(screen.getByTestId("result-count").textContent).toMatch(/^10\s000\+ results$/);
+      handlers.history!(item(9, { subject: "report again" }));
+      await waitFor(() => expect(screen.getByTestId("live-refresh").textContent).toContain("1 new event"));
+      expect(rows()).toHaveLength(1);
+      vi.mocked(ipc.historyQuery).mockResolvedValue(page([item(9), item(2)], 2));
+      await fireEvent.click(screen.getByTestId("live-refresh"));
+      await waitFor(() => expect(rows()).toHaveLength(2));
+      expect(ipc.historyQuery).toHaveBeenLastCalledWith(expect.objectContaining({ text: "report", beforeId: null }));
+      expect(screen.queryByTestId("live-refresh")).toBeNull();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("shows a keychain banner", async () => {
+    vi.mocked(ipc.status).mockResolvedValue({ ...snapshot, keychainError: "the Secret Service keychain is locked" });
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("keychain-error").textContent).toContain("locked"));
+  });
+
+  it("switches screens with the tabs, from the keyboard too", async () => {
+    vi.mocked(ipc.rulesGet).mockResolvedValue("");
+    vi.mocked(ipc.accountsList).mockResolvedValue([]);
+    render(App);
+    await waitFor(() => expect(rows()).toHaveLength(3));
+    const history = screen.getByTestId("history-tab");
+    expect(history.getAttribute("aria-selected")).toBe("true");
+    expect(screen.getByRole("tablist")).toBeTruthy();
+    await fireEvent.keyDown(history, { key: "ArrowRight" });
+    expect(screen.getByTestId("accounts-tab").getAttribute("aria-selected")).toBe("true");
+    expect(document.activeElement).toBe(screen.getByTestId("accounts-tab"));
+    await waitFor(() => expect(screen.getByTestId("accounts-view")).toBeTruthy());
+    expect(screen.getByTestId("history-view").closest("[hidden]")).not.toBeNull();
+    await fireEvent.click(screen.getByTestId("rules-tab"));
+    expect(screen.getByTestId("rules-view")).toBeTruthy();
+    await fireEvent.keyDown(screen.getByTestId("rules-tab"), { key: "Home" });
+    expect(screen.getByTestId("history-view").closest("[hidden]")).toBeNull();
+    // The history kept its rows (it is hidden, not unmounted).
+    expect(rows()).toHaveLength(3);
   });
 });

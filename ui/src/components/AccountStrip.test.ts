@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { cleanup, render, screen } from "@testing-library/svelte";
 import AccountStrip from "./AccountStrip.svelte";
 import { account, snapshot } from "../test/fixtures";
-import type { ConnState } from "../lib/bindings/ConnState";
+import type { ConnState } from "../lib/types";
 
 afterEach(() => cleanup());
 

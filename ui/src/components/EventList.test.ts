@@ -3,7 +3,7 @@ import { cleanup, fireEvent, render, screen } from "@testing-library/svelte";
 import { tick } from "svelte";
 import EventList from "./EventList.svelte";
 import { fakeViewport, item, items } from "../test/fixtures";
-import type { HistoryItem } from "../lib/bindings/HistoryItem";
+import type { HistoryItem } from "../lib/types";
 
 const ROW_H = 58;
 const rows = () => screen.queryAllByTestId("event-row");
@@ -129,5 +129,26 @@ describe("EventList", () => {
     expect(screen.getByText("Loading history…")).toBeTruthy();
     await rerender({ ...props, ready: true });
     expect(screen.getByTestId("empty").textContent).toBe("Waiting for events…");
+  });
+});
+
+describe("EventList with another query's results", () => {
+  it("goes back to the top when resetKey changes, without counting new events", async () => {
+    const { el, viewport, rerender, props } = setup(items(100));
+    viewport.scrollTo(30 * ROW_H);
+    await tick();
+    await rerender({ ...props, items: [item(500), ...items(100)], resetKey: 1 });
+    expect(el.scrollTop).toBe(0);
+    expect(screen.queryByTestId("new-above")).toBeNull();
+  });
+
+  it("ignores window keys while hidden behind another screen", async () => {
+    const { el } = setup(items(10));
+    el.parentElement!.hidden = true;
+    await fireEvent.keyDown(document.body, { key: "ArrowDown" });
+    expect(selectedId()).toBeUndefined();
+    el.parentElement!.hidden = false;
+    await fireEvent.keyDown(document.body, { key: "ArrowDown" });
+    expect(selectedId()).toBe("10");
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { appendOlder, describeState, mergeNewest, overall, pauseLabel, relativeTime, title } from "./format";
-import type { HistoryItem } from "./bindings/HistoryItem";
-import type { Snapshot } from "./bindings/Snapshot";
+import { appendOlder, describeState, humanSize, mergeNewest, overall, pauseLabel, relativeTime, retryIn, title } from "./format";
+import type { HistoryItem } from "./types";
+import type { Snapshot } from "./types";
 import { item as fixture } from "../test/fixtures";
 
 /** A history item with a fixed receive time (relative times are computed from it). */
@@ -26,7 +26,7 @@ describe("describeState", () => {
 });
 
 describe("overall", () => {
-  const base: Snapshot = { accounts: [], unreadUrgent: 0, paused: false, pausedUntilMs: null, demo: false, storeError: null, notifierError: null };
+  const base: Snapshot = { accounts: [], unreadUrgent: 0, paused: false, pausedUntilMs: null, demo: false, storeError: null, notifierError: null, keychainError: null };
   const acct = (state: Snapshot["accounts"][number]["state"]) => ({
     account: "a",
     provider: "daimon" as const,
@@ -34,6 +34,7 @@ describe("overall", () => {
     lastError: null,
     eventsReceived: 0,
     transport: "websocket",
+    nextRetryAtMs: null,
   });
   it("sums up the accounts", () => {
     expect(overall(base).label).toBe("No accounts");
@@ -71,12 +72,30 @@ describe("lists", () => {
 });
 
 describe("pauseLabel", () => {
-  const base: Snapshot = { accounts: [], unreadUrgent: 0, paused: false, pausedUntilMs: null, demo: false, storeError: null, notifierError: null };
+  const base: Snapshot = { accounts: [], unreadUrgent: 0, paused: false, pausedUntilMs: null, demo: false, storeError: null, notifierError: null, keychainError: null };
   it("says whether and until when notifications are paused", () => {
     const now = new Date(2026, 10, 23, 9, 0).getTime();
     expect(pauseLabel(base, now)).toBeNull();
     expect(pauseLabel({ ...base, paused: true }, now)).toBe("Notifications paused");
     expect(pauseLabel({ ...base, paused: true, pausedUntilMs: now + 3_600_000 }, now)).toMatch(/^Paused until \S*10.00/);
     expect(pauseLabel({ ...base, paused: true, pausedUntilMs: now + 2 * 86_400_000 }, now)).toMatch(/^Paused until \S+ \S*09.00/);
+  });
+});
+
+describe("humanSize and retryIn", () => {
+  it("puts sizes in words", () => {
+    expect(humanSize(0)).toBe("0 B");
+    expect(humanSize(1023)).toBe("1023 B");
+    expect(humanSize(1536)).toBe("1.5 KB");
+    expect(humanSize(15 * 1024 * 1024)).toBe("15 MB");
+    expect(humanSize(null)).toBe("size unknown");
+  });
+
+  it("counts down to the next retry", () => {
+    expect(retryIn(null, 0)).toBeNull();
+    expect(retryIn(5_000, 0)).toBe("next retry in 5 s");
+    expect(retryIn(4_001, 0)).toBe("next retry in 5 s");
+    expect(retryIn(0, 10)).toBe("retrying now");
+    expect(retryIn(300_000, 0)).toBe("next retry in 5 min");
   });
 });

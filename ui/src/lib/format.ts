@@ -1,6 +1,6 @@
-import type { ConnState } from "./bindings/ConnState";
-import type { Snapshot } from "./bindings/Snapshot";
-import type { HistoryItem } from "./bindings/HistoryItem";
+import type { ConnState } from "./types";
+import type { Snapshot } from "./types";
+import type { HistoryItem } from "./types";
 
 /** A connection state in words. */
 export function describeState(s: ConnState): string {
@@ -97,4 +97,32 @@ export function mergeNewest(list: HistoryItem[], incoming: HistoryItem[]): Histo
 export function appendOlder(list: HistoryItem[], older: HistoryItem[]): HistoryItem[] {
   const seen = new Set(list.map((i) => i.id));
   return [...list, ...older.filter((i) => !seen.has(i.id))];
+}
+
+/** A byte count for people: "512 B", "1.5 KB", "12 MB". */
+export function humanSize(bytes: number | null): string {
+  if (bytes === null || !Number.isFinite(bytes) || bytes < 0) return "size unknown";
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let v = bytes / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/** "next retry in 5 s" for a reconnecting account; null when no retry is scheduled. */
+export function retryIn(nextRetryAtMs: number | null | undefined, now: number = Date.now()): string | null {
+  if (nextRetryAtMs === null || nextRetryAtMs === undefined) return null;
+  const s = Math.ceil((nextRetryAtMs - now) / 1000);
+  if (s <= 0) return "retrying now";
+  if (s < 120) return `next retry in ${s} s`;
+  return `next retry in ${Math.ceil(s / 60)} min`;
+}
+
+/** A date and time in the user's locale. */
+export function dateTime(ms: number): string {
+  return new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }

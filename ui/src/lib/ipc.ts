@@ -1,12 +1,24 @@
 // Every call into the Rust side goes through this module, so tests can mock it.
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import type { HistoryItem } from "./bindings/HistoryItem";
-import type { Snapshot } from "./bindings/Snapshot";
-import type { IpcError } from "./bindings/IpcError";
-import type { RuleDecision } from "./bindings/RuleDecision";
+import type {
+  AccountInput,
+  AccountView,
+  AttentionSettings,
+  EventDetail,
+  HistoryItem,
+  HistoryPage,
+  HistoryQuery,
+  IpcError,
+  KeyInfo,
+  KeyTest,
+  PauseChoice,
+  Retention,
+  RuleDecision,
+  Snapshot,
+} from "./types";
 
-export type { HistoryItem, Snapshot, IpcError, RuleDecision };
+export type * from "./types";
 
 export const EVENT_HISTORY = "tocsin://history";
 export const EVENT_STATUS = "tocsin://status";
@@ -60,13 +72,75 @@ export function rulesTest(id: number, toml: string | null): Promise<RuleDecision
   return call("rules_test", { id, toml });
 }
 
-/** Quiet hours, coalescing and repeats. */
-export function attentionGet(): Promise<Record<string, unknown>> {
+/** Quiet hours, coalescing, repeats, and the notification and sound switches. */
+export function attentionGet(): Promise<AttentionSettings> {
   return call("attention_get");
 }
 
-export function attentionSet(settings: Record<string, unknown>): Promise<void> {
+/** Rejects with invalid_argument naming the field when a setting is refused. */
+export function attentionSet(settings: AttentionSettings): Promise<void> {
   return call("attention_set", { settings });
+}
+
+/** One page of the history matching a query (newest first); `total` only for the first page. */
+export function historyQuery(query: HistoryQuery): Promise<HistoryPage> {
+  return call("history_query", { query });
+}
+
+/** Everything about one event; remote images are fetched and inlined only when allowed. */
+export function historyDetail(id: number, allowRemoteImages: boolean): Promise<EventDetail> {
+  return call("history_detail", { id, allowRemoteImages });
+}
+
+/** Marks an event read (also telling the provider, like markRead) or unread. */
+export function setRead(id: number, read: boolean): Promise<void> {
+  return call("set_read", { id, read });
+}
+
+/** Opens the event in the provider's web app (Rust opens its webUrl in the browser). */
+export function openExternal(id: number): Promise<void> {
+  return call("open_external", { id });
+}
+
+export function accountsList(): Promise<AccountView[]> {
+  return call("accounts_list");
+}
+
+/** Adds (originalName null) or replaces an account; invalid_argument messages start with the field. */
+export function accountSave(account: AccountInput, originalName: string | null): Promise<AccountView[]> {
+  return call("account_save", { account, originalName });
+}
+
+/** Removes an account and its key. */
+export function accountRemove(name: string): Promise<AccountView[]> {
+  return call("account_remove", { name });
+}
+
+/** Stores an account's key in the keychain; the key is never returned. */
+export function keySet(account: string, key: string): Promise<KeyInfo> {
+  return call("key_set", { account, key });
+}
+
+export function keyRemove(account: string): Promise<KeyInfo> {
+  return call("key_remove", { account });
+}
+
+/** Connects with the stored key and reports what the provider said. */
+export function keyTest(account: string): Promise<KeyTest> {
+  return call("key_test", { account });
+}
+
+export function retentionGet(): Promise<Retention> {
+  return call("retention_get");
+}
+
+export function retentionSet(retention: Retention): Promise<Retention> {
+  return call("retention_set", { retention });
+}
+
+/** Pauses notifications for an hour, until tomorrow, until resumed, or resumes them. */
+export function pause(choice: PauseChoice): Promise<Snapshot> {
+  return call("pause", { choice });
 }
 
 /** Whether Tocsin starts in the tray at login. */
