@@ -65,7 +65,8 @@ fn account_line(a: &tocsin_engine::AccountStatus) -> String {
     format!("{} ({}): {}", a.account, a.provider, a.state.describe())
 }
 
-pub fn create<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) -> tauri::Result<()> {
+/// The menu for `snapshot`: status, one line per account, actions.
+fn build_menu<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) -> tauri::Result<(Menu<R>, TrayMenu<R>)> {
     let status = MenuItem::with_id(app, STATUS_ITEM, snapshot.summary(), false, None::<&str>)?;
     let accounts = snapshot
         .accounts
@@ -98,6 +99,14 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) -> tauri::Res
     items.extend([&separator_a as &dyn tauri::menu::IsMenuItem<R>, &open, &pause, &reconnect, &separator_b]);
     items.push(&quit);
     let menu = Menu::with_items(app, &items)?;
+    Ok((menu, TrayMenu { status, accounts, resume }))
+}
+
+/// The menu items of the current menu (replaced when the accounts change).
+struct TrayMenus<R: Runtime>(std::sync::Mutex<TrayMenu<R>>);
+
+pub fn create<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) -> tauri::Result<()> {
+    let (menu, items) = build_menu(app, snapshot)?;
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(badged_icon(snapshot.tray_state(), snapshot.unread_urgent))
         .title(title(snapshot))
@@ -106,7 +115,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) -> tauri::Res
         .show_menu_on_left_click(true)
         .on_menu_event(on_menu)
         .build(app)?;
-    app.manage(TrayMenu { status, accounts, resume });
+    app.manage(TrayMenus(std::sync::Mutex::new(items)));
     Ok(())
 }
 
@@ -143,7 +152,20 @@ pub fn update<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) {
         let _ = tray.set_title(Some(title(snapshot)));
         let _ = tray.set_tooltip(Some(format!("Tocsin: {}", snapshot.summary())));
     }
-    if let Some(menu) = app.try_state::<TrayMenu<R>>() {
+    if let Some(menus) = app.try_state::<TrayMenus<R>>() {
+        let mut menu = menus.0.lock().unwrap();
+        if menu.accounts.len() != snapshot.accounts.len() {
+            // Accounts were added or removed (the engine restarted): a new menu.
+            match (build_menu(app, snapshot), app.tray_by_id(TRAY_ID)) {
+                (Ok((new_menu, items)), Some(tray)) => {
+                    let _ = tray.set_menu(Some(new_menu));
+                    *menu = items;
+                }
+                (Err(e), _) => tracing::warn!("cannot rebuild the tray menu: {e}"),
+                _ => {}
+            }
+            return;
+        }
         let _ = menu.status.set_text(snapshot.summary());
         for (item, account) in menu.accounts.iter().zip(&snapshot.accounts) {
             let _ = item.set_text(account_line(account));

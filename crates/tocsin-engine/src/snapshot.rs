@@ -64,7 +64,9 @@ impl Snapshot {
     /// One line for the tray menu and tooltip: "Connected · 2 unread urgent".
     pub fn summary(&self) -> String {
         let connected = self.accounts.iter().filter(|a| matches!(a.state, ConnState::Subscribed | ConnState::Open)).count();
-        let mut s = if self.accounts.is_empty() {
+        let mut s = if self.keychain_error.is_some() {
+            "Keychain unavailable: keys cannot be read".to_owned()
+        } else if self.accounts.is_empty() {
             "No accounts".to_owned()
         } else if connected == self.accounts.len() {
             "Connected".to_owned()

@@ -361,3 +361,51 @@ async fn a_burst_of_urgent_mail_becomes_a_few_notifications_and_a_summary() {
     engine.shutdown().await;
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn search_detail_unread_and_notifications_switch_through_the_engine() {
+    let (emu, options, _dir) = setup("windowops").await;
+    let recorder = Arc::new(Recorder::default());
+    let engine = Engine::start(options, recorder.clone()).await.unwrap();
+    wait_until(|| engine.snapshot().accounts[0].state == ConnState::Subscribed).await;
+    let d = emu.daimon();
+    d.publish(json!({"event_id":"w1","type":"message.received","inbox_id":"inbox_ops",
+        "payload":{"message":{"id":"w1","from":"a@b.c","subject":"[URGENT] Kiwi outage","body":"kiwi body",
+                   "html_body":"<p onclick=x()>Hi <img src=https://t.example/p.gif></p><script>x()</script>",
+                   "to":["ops@example.com"],"web_url":"https://mail.example.com/w1"}}}));
+    wait_until(|| engine.snapshot().unread_urgent == 1).await;
+
+    let page = engine.query(&tocsin_model::HistoryQuery { text: Some("kiwi".into()), limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(page.total, Some(1));
+    let id = page.items[0].id;
+    let detail = engine.detail(id, false).await.unwrap();
+    let html = detail.html.unwrap();
+    assert_eq!(html.remote_images, 1);
+    assert!(!html.document.contains("<script") && !html.document.contains("onclick") && !html.document.contains("t.example"));
+    assert_eq!(detail.web_url.as_deref(), Some("https://mail.example.com/w1"));
+    assert!(detail.headers.iter().any(|h| h.name == "To" && h.value == "ops@example.com"));
+    assert_eq!(engine.query(&tocsin_model::HistoryQuery { limit: 0, ..Default::default() }).await.unwrap_err().code, tocsin_engine::ErrorCode::InvalidArgument);
+
+    // Read, then unread again: the urgent count follows.
+    engine.set_read(id, true).await.unwrap();
+    assert_eq!(engine.snapshot().unread_urgent, 0);
+    engine.set_read(id, false).await.unwrap();
+    assert_eq!(engine.snapshot().unread_urgent, 1);
+    assert!(engine.detail(999_999, false).await.is_err());
+
+    // Notifications off: stored, counted, not shown.
+    let shown = recorder.0.lock().unwrap().len();
+    let settings = tocsin_engine::attention::AttentionSettings { notifications_enabled: false, ..Default::default() };
+    engine.set_attention_settings(settings).await.unwrap();
+    d.publish(mail("w2", "[URGENT] second", &[]));
+    wait_until(|| engine.snapshot().unread_urgent == 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(recorder.0.lock().unwrap().len(), shown, "no notification while they are off");
+
+    // Retention settings are validated and stored.
+    assert!(engine.set_retention(tocsin_store::Retention { max_age_days: Some(0), max_events: None }).await.is_err());
+    let r = tocsin_store::Retention { max_age_days: Some(30), max_events: Some(5000) };
+    engine.set_retention(r).await.unwrap();
+    assert_eq!(engine.retention().await, r);
+    engine.shutdown().await;
+}
