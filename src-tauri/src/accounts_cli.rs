@@ -8,7 +8,7 @@ use std::io::{BufRead, IsTerminal};
 
 use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand};
-use tocsin_engine::accounts::{self, AccountInput, BackoffInput};
+use tocsin_engine::accounts::{self, AccountInput};
 use tocsin_engine::{keys, Config};
 use tocsin_providers::AuthMode;
 use tocsin_secrets::{last4, KeyState, KeyStore, Sensitive};
@@ -158,22 +158,7 @@ pub fn account(args: &GlobalArgs, command: &AccountCommand) -> anyhow::Result<()
     let dir = crate::paths::config_dir(args)?;
     match command {
         AccountCommand::Add { name, fields } => {
-            let mut a = AccountInput {
-                name: name.clone(),
-                provider: String::new(),
-                url: String::new(),
-                auth: AuthMode::Bearer,
-                auth_param: None,
-                token_url: None,
-                rest_url: None,
-                ca_file: None,
-                inboxes: vec![],
-                pods: vec![],
-                event_types: vec![],
-                conversations: vec![],
-                topics: vec![],
-                backoff: BackoffInput::default(),
-            };
+            let mut a = AccountInput::new(name, "", "");
             if fields.provider.is_none() || fields.url.is_none() {
                 bail!("account add needs --provider and --url");
             }

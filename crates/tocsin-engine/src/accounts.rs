@@ -68,6 +68,28 @@ pub struct KeyTest {
     pub message: String,
 }
 
+impl AccountInput {
+    /// An account with these essentials and defaults for the rest.
+    pub fn new(name: &str, provider: &str, url: &str) -> Self {
+        AccountInput {
+            name: name.to_owned(),
+            provider: provider.to_owned(),
+            url: url.to_owned(),
+            auth: AuthMode::Bearer,
+            auth_param: None,
+            token_url: None,
+            rest_url: None,
+            ca_file: None,
+            inboxes: vec![],
+            pods: vec![],
+            event_types: vec![],
+            conversations: vec![],
+            topics: vec![],
+            backoff: BackoffInput::default(),
+        }
+    }
+}
+
 fn clean(list: &[String]) -> Vec<String> {
     list.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
 }

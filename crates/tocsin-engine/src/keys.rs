@@ -48,22 +48,7 @@ impl Engine {
                 .accounts
                 .iter()
                 .map(|s| AccountView {
-                    account: AccountInput {
-                        name: s.account.clone(),
-                        provider: s.provider.as_str().to_owned(),
-                        url: "ws://127.0.0.1 (demo emulator)".into(),
-                        auth: tocsin_providers::AuthMode::Bearer,
-                        auth_param: None,
-                        token_url: None,
-                        rest_url: None,
-                        ca_file: None,
-                        inboxes: vec![],
-                        pods: vec![],
-                        event_types: vec![],
-                        conversations: vec![],
-                        topics: vec![],
-                        backoff: Default::default(),
-                    },
+                    account: AccountInput::new(&s.account, s.provider.as_str(), "ws://127.0.0.1 (demo emulator)"),
                     key: KeyInfo { state: KeyState::Stored, last4: None, backend: "demo (no key needed)".into(), message: None },
                     demo: true,
                 })

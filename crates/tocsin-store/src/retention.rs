@@ -47,21 +47,7 @@ impl Store {
         let mut deleted = 0u64;
         if let Some(days) = retention.max_age_days {
             let cutoff = now_ms - i64::from(days) * 86_400_000;
-            loop {
-                let n = sqlx::query(
-                    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at_ms < ? ORDER BY id LIMIT ?)",
-                )
-                .bind(cutoff)
-                .bind(BATCH)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-                deleted += n;
-                if n < BATCH as u64 {
-                    break;
-                }
-                tokio::task::yield_now().await;
-            }
+            deleted += self.delete_in_batches("received_at_ms < ?", cutoff).await?;
         }
         if let Some(max) = retention.max_events {
             // The id of the oldest event still kept; everything below it goes.
@@ -70,24 +56,28 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
             if let Some(keep_from) = keep_from {
-                loop {
-                    let n = sqlx::query("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id < ? ORDER BY id LIMIT ?)")
-                        .bind(keep_from)
-                        .bind(BATCH)
-                        .execute(&self.pool)
-                        .await?
-                        .rows_affected();
-                    deleted += n;
-                    if n < BATCH as u64 {
-                        break;
-                    }
-                    tokio::task::yield_now().await;
-                }
+                deleted += self.delete_in_batches("id < ?", keep_from).await?;
             }
         }
         if deleted > 0 {
             tracing::info!(deleted, "history retention: old events deleted");
         }
         Ok(deleted)
+    }
+
+    /// Deletes the events matching `condition` (one `?`, bound to `value`), oldest
+    /// first, [`BATCH`] per transaction, yielding between batches.
+    async fn delete_in_batches(&self, condition: &'static str, value: i64) -> Result<u64, StoreError> {
+        let sql = format!("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE {condition} ORDER BY id LIMIT ?)");
+        let mut deleted = 0;
+        loop {
+            // `condition` is one of this file's own constants, never input.
+            let n = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(value).bind(BATCH).execute(&self.pool).await?.rows_affected();
+            deleted += n;
+            if n < BATCH as u64 {
+                return Ok(deleted);
+            }
+            tokio::task::yield_now().await;
+        }
     }
 }
