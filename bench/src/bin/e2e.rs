@@ -1,0 +1,851 @@
+//! The end-to-end benchmark: the emulator (in this process) → the release
+//! `tocsin run --headless` → a recording notification server (in this process) on
+//! a private session bus, against two baselines fed the same frames: the floor
+//! (`floor`, a bare tokio-tungstenite client that only receives) and the Python
+//! script a user would write (`bench/baseline/agentmail_notify.py`: the official
+//! `agentmail` SDK + a D-Bus notification per urgent message).
+//!
+//!     e2e [--quick] [--parts startup,latency,ingest,idle,gui]
+//!
+//! Every part writes `artifacts/bench/e2e-<part>.json`; `report` turns them into the
+//! table of BENCHMARKS.md. Nothing here asserts a timing.
+//!
+//! Clocks: send times are CLOCK_MONOTONIC taken by the publisher thread just before
+//! the frame is handed to the emulator, written into the subject (`t=<ns>`); arrival
+//! times are taken by the notification server in this process (Tocsin, Python) or
+//! by the floor client on the same system-wide clock.
+//!
+//! Environment: `TOCSIN_BIN` (default target/release/tocsin), `TOCSIN_BENCH_PYTHON`
+//! (default .venv-bench/bin/python), `DISPLAY` for the GUI part.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+use tocsin_bench::procfs::{self, Sample};
+use tocsin_bench::recorder::LatencyRecorder;
+use tocsin_bench::{mono_ns, stats, write_result, MailGen};
+use tocsin_e2e::app::AppProcess;
+use tocsin_e2e::bus::PrivateBus;
+use tocsin_emulator::{Emulator, EmulatorConfig, Hub};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const KEY: &str = "am_bench_0123456789abcdef";
+const INBOX: &str = "agent@agentmail.to";
+/// 20 digits, replaced by the send time in ns when the frame is published.
+const T_PLACEHOLDER: &str = "99999999999999999999";
+/// Replaced by the event's id (in event_id, message_id, thread_id, ...).
+const ID_PLACEHOLDER: &str = "IDPLACEHOLDER";
+
+#[derive(Clone)]
+struct Opts {
+    quick: bool,
+    bin: PathBuf,
+    floor: PathBuf,
+    python: PathBuf,
+    script: PathBuf,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let parts: Vec<String> = args
+        .iter()
+        .position(|a| a == "--parts")
+        .and_then(|i| args.get(i + 1))
+        .map(|p| p.split(',').map(str::to_owned).collect())
+        .unwrap_or_else(|| ["startup", "latency", "ingest", "idle", "gui"].map(String::from).to_vec());
+    let root = tocsin_bench::workspace_dir();
+    let bin = std::env::var_os("TOCSIN_BIN").map(PathBuf::from).unwrap_or_else(|| tocsin_bench::target_dir().join("release/tocsin"));
+    anyhow::ensure!(bin.exists(), "{} is missing: cargo build --release -p tocsin (scripts/bench.sh does)", bin.display());
+    let floor = std::env::current_exe()?.with_file_name("floor");
+    anyhow::ensure!(floor.exists(), "{} is missing: cargo build --release -p tocsin-bench", floor.display());
+    let python = std::env::var_os("TOCSIN_BENCH_PYTHON").map(PathBuf::from).unwrap_or_else(|| root.join(".venv-bench/bin/python"));
+    let opts = Opts { quick, bin, floor, python, script: root.join("bench/baseline/agentmail_notify.py") };
+    write_result("e2e-machine", &machine(&opts));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async move {
+        for part in &parts {
+            eprintln!("\n==> e2e part: {part}");
+            let load_before = loadavg();
+            let result = match part.as_str() {
+                "startup" => startup(&opts).await,
+                "latency" => latency(&opts).await,
+                "ingest" => ingest(&opts).await,
+                "idle" => idle(&opts).await,
+                "gui" => gui(&opts).await,
+                other => bail!("unknown part {other}"),
+            };
+            match result {
+                Ok(mut v) => {
+                    v["loadavg_before"] = json!(load_before);
+                    v["loadavg_after"] = json!(loadavg());
+                    write_result(&format!("e2e-{part}"), &v);
+                }
+                Err(e) => {
+                    eprintln!("part {part} failed: {e:#}");
+                    write_result(&format!("e2e-{part}"), &json!({"error": format!("{e:#}")}));
+                }
+            }
+        }
+        anyhow::Ok(())
+    })
+}
+
+/// `/proc/loadavg` (the machine is shared: other work shows here).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim().to_owned()
+}
+
+fn machine(opts: &Opts) -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).unwrap_or("?").trim().to_owned();
+    let mhz = cpuinfo.lines().find(|l| l.starts_with("cpu MHz")).and_then(|l| l.split(':').nth(1)).unwrap_or("?").trim().to_owned();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem = meminfo.lines().next().unwrap_or("").to_owned();
+    let cmd = |c: &str, a: &[&str]| {
+        std::process::Command::new(c).args(a).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default()
+    };
+    json!({
+        "cpu": model,
+        "cpu_mhz": mhz,
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "memory": mem,
+        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+        "os": cmd("sh", &["-c", ". /etc/os-release && echo $PRETTY_NAME"]),
+        "rustc": cmd("rustc", &["--version"]),
+        "python": cmd(&opts.python.display().to_string(), &["--version"]),
+        "commit": cmd("git", &["-C", &tocsin_bench::workspace_dir().display().to_string(), "rev-parse", "--short", "HEAD"]),
+        "dirty": !cmd("git", &["-C", &tocsin_bench::workspace_dir().display().to_string(), "status", "--porcelain", "--untracked-files=no"]).is_empty(),
+        "binary": opts.bin.display().to_string(),
+        "quick": opts.quick,
+        "date": cmd("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
+    })
+}
+
+// ---------------------------------------------------------------------------------
+// The emulator and frames
+
+async fn emulator() -> anyhow::Result<Emulator> {
+    let config = EmulatorConfig { keys: vec![KEY.into()], ..EmulatorConfig::default() };
+    Ok(Emulator::bind(([127, 0, 0, 1], 0).into(), config).await?)
+}
+
+/// An AgentMail `message.received` frame as text with the id placeholder, and with
+/// the time placeholder in the subject when `timed`.
+fn template(gen: &mut MailGen, n: u64, urgent: bool, timed: bool, tag: &str) -> String {
+    let (words, sender, body) = gen.mail(n);
+    let mut subject = String::new();
+    if urgent {
+        subject.push_str("[URGENT] ");
+    }
+    subject.push_str(&format!("{tag} {words}"));
+    if timed {
+        subject.push_str(&format!(" t={T_PLACEHOLDER}"));
+    }
+    tocsin_emulator::agentmail::message_received(ID_PLACEHOLDER, INBOX, &sender, &subject, &body, &[]).to_string()
+}
+
+fn with_id(template: &str, id: &str) -> String {
+    template.replace(ID_PLACEHOLDER, id)
+}
+
+fn stamped(frame: &str) -> String {
+    frame.replace(T_PLACEHOLDER, &format!("{:020}", mono_ns()))
+}
+
+fn end_frame(id: &str) -> String {
+    tocsin_emulator::agentmail::message_received(id, INBOX, "bench@example.com", "bench-end", "end of run", &[]).to_string()
+}
+
+/// Publishes `frames` (with the time placeholder stamped at send) at `rate` per
+/// second on a dedicated thread, paced against absolute deadlines; then `end`.
+fn publish_paced(hub: Arc<Hub>, frames: Vec<String>, rate: f64, end: String) -> std::thread::JoinHandle<Duration> {
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        for (i, f) in frames.iter().enumerate() {
+            let target = start + Duration::from_secs_f64(i as f64 / rate);
+            let now = Instant::now();
+            if target > now {
+                std::thread::sleep(target - now);
+            }
+            hub.publish_raw(&stamped(f));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        hub.publish_raw(&end);
+        start.elapsed()
+    })
+}
+
+fn subscribes(hub: &Hub) -> usize {
+    hub.commands().iter().filter(|c| c["type"] == "subscribe").count()
+}
+
+async fn wait_subscribes(hub: &Hub, n: usize, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while subscribes(hub) < n {
+        if Instant::now() > deadline {
+            bail!("no subscription within {timeout:?} ({} of {n})", subscribes(hub));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------
+// The three consumers
+
+/// A baseline process (floor or Python) and what its stdout said.
+struct Baseline {
+    child: tokio::process::Child,
+    _subscribed: Arc<AtomicBool>,
+    progress: Arc<AtomicU64>,
+    done: Arc<Mutex<Vec<Value>>>,
+    stderr: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Baseline {
+    fn spawn(program: &Path, args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<Baseline> {
+        let dir = tempfile::Builder::new().prefix("tocsin-bench-baseline-").tempdir()?;
+        let stderr = dir.path().join("stderr.log");
+        let mut child = tokio::process::Command::new(program)
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr)?)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("spawn {}", program.display()))?;
+        let subscribed = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(Mutex::new(Vec::new()));
+        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+        let (s, p, d) = (subscribed.clone(), progress.clone(), done.clone());
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line == "subscribed" {
+                    s.store(true, Ordering::SeqCst);
+                } else if let Some(n) = line.strip_prefix("progress ") {
+                    p.store(n.trim().parse().unwrap_or(0), Ordering::SeqCst);
+                } else if let Some(j) = line.strip_prefix("done ") {
+                    let v: Value = serde_json::from_str(j).unwrap_or(Value::Null);
+                    if let Some(f) = v["frames"].as_u64() {
+                        p.store(f, Ordering::SeqCst);
+                    }
+                    d.lock().unwrap().push(v);
+                }
+            }
+        });
+        Ok(Baseline { child, _subscribed: subscribed, progress, done, stderr, _dir: dir })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
+    async fn wait_done(&self, n: usize, timeout: Duration) -> anyhow::Result<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = self.done.lock().unwrap().get(n - 1) {
+                return Ok(v.clone());
+            }
+            if Instant::now() > deadline {
+                bail!("no end-of-run line within {timeout:?}; stderr: {}", std::fs::read_to_string(&self.stderr).unwrap_or_default());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+fn floor(opts: &Opts, emu: &Emulator) -> anyhow::Result<Baseline> {
+    let url = emu.agentmail_url();
+    Baseline::spawn(&opts.floor, &[&url, KEY], &[])
+}
+
+fn python(opts: &Opts, emu: &Emulator, bus: &PrivateBus) -> anyhow::Result<Baseline> {
+    let base = emu.http_base();
+    let script = opts.script.display().to_string();
+    Baseline::spawn(&opts.python, &[&script, &base, KEY, "--inbox", INBOX], &[("DBUS_SESSION_BUS_ADDRESS", bus.address())])
+}
+
+/// `tocsin run --headless` with one account per entry of `accounts` (or one
+/// AgentMail account), attention set so every urgent event notifies singly.
+struct Tocsin {
+    app: AppProcess,
+    dir: tempfile::TempDir,
+}
+
+impl Tocsin {
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn prepare(opts: &Opts, emu: &Emulator, five: bool, dir: Option<tempfile::TempDir>, attention: bool) -> anyhow::Result<tempfile::TempDir> {
+        let dir = match dir {
+            Some(d) => d,
+            None => tempfile::Builder::new().prefix("tocsin-bench-app-").tempdir()?,
+        };
+        let config = dir.path().join("config");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&config)?;
+        std::fs::create_dir_all(&data)?;
+        let mut toml = format!(
+            "[[accounts]]\nname = \"bench\"\nprovider = \"agentmail\"\nurl = \"{}\"\ninboxes = [\"{INBOX}\"]\n",
+            emu.agentmail_url()
+        );
+        if five {
+            toml.push_str(&format!(
+                "\n[[accounts]]\nname = \"mail\"\nprovider = \"daimon\"\nurl = \"{}\"\n\
+                 \n[[accounts]]\nname = \"prism\"\nprovider = \"prismer\"\nurl = \"{}\"\nauth = \"query\"\n\
+                 \n[[accounts]]\nname = \"chat\"\nprovider = \"divinci\"\nurl = \"{}\"\nauth = \"token\"\n\
+                 \n[[accounts]]\nname = \"topics\"\nprovider = \"bivariant\"\nurl = \"{}\"\ntopics = [\"events.{}.>\"]\n",
+                emu.daimon_url(),
+                emu.prismer_url(),
+                emu.divinci_chat_url(tocsin_emulator::demo::DEMO_THREAD),
+                emu.bivariant_url(),
+                tocsin_emulator::bivariant::ORG,
+            ));
+        }
+        std::fs::write(config.join("config.toml"), toml)?;
+        if attention && !data.join("history.db").exists() {
+            // Every urgent event notifies on its own: 100 a second is the most the
+            // attention policy allows (coalesce_max ≤ 100, window ≥ 1 s).
+            let attention = dir.path().join("attention.toml");
+            std::fs::write(&attention, "coalesce_max = 100\ncoalesce_window_secs = 1\n")?;
+            let out = std::process::Command::new(&opts.bin)
+                .args(["attention", "import"])
+                .arg(&attention)
+                .arg("--data-dir")
+                .arg(&data)
+                .output()?;
+            anyhow::ensure!(out.status.success(), "tocsin attention import: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(dir)
+    }
+
+    fn spawn(opts: &Opts, dir: tempfile::TempDir, bus: &PrivateBus, extra_env: &[(&str, &str)]) -> Tocsin {
+        let config = dir.path().join("config").display().to_string();
+        let data = dir.path().join("data").display().to_string();
+        let mut envs = vec![
+            ("TOCSIN_KEY_BENCH", KEY),
+            ("TOCSIN_KEY_MAIL", KEY),
+            ("TOCSIN_KEY_PRISM", KEY),
+            ("TOCSIN_KEY_CHAT", KEY),
+            ("TOCSIN_KEY_TOPICS", KEY),
+            ("TOCSIN_CONFIG_DIR", config.as_str()),
+            ("TOCSIN_DATA_DIR", data.as_str()),
+            ("DBUS_SESSION_BUS_ADDRESS", bus.address()),
+            ("DISPLAY", ""),
+        ];
+        envs.extend_from_slice(extra_env);
+        let app = AppProcess::spawn_binary(&opts.bin, &["run", "--headless"], &envs);
+        Tocsin { app, dir }
+    }
+
+    async fn stop(mut self) -> tempfile::TempDir {
+        let _ = self.app.stop("TERM", Duration::from_secs(30)).await;
+        self.dir
+    }
+}
+
+async fn open_db(path: &Path) -> anyhow::Result<sqlx::SqlitePool> {
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path).read_only(true);
+    Ok(sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await?)
+}
+
+async fn max_id(pool: &sqlx::SqlitePool) -> u64 {
+    sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM events").fetch_one(pool).await.ok().flatten().unwrap_or(0) as u64
+}
+
+// ---------------------------------------------------------------------------------
+// Part: start to subscribed
+
+async fn startup(opts: &Opts) -> anyhow::Result<Value> {
+    let emu = emulator().await?;
+    let bus = PrivateBus::start();
+    let _recorder = LatencyRecorder::start(bus.address()).await?;
+    let hub = emu.agentmail().clone();
+    let runs = if opts.quick { 3 } else { 10 };
+    // Tocsin: the first start creates the history (cold), the others reopen it.
+    let mut cold = Vec::new();
+    let mut warm = Vec::new();
+    let mut dir = None;
+    for i in 0..=runs {
+        // No attention import: the first start finds no history at all.
+        let d = Tocsin::prepare(opts, &emu, false, dir.take(), false)?;
+        let before = subscribes(&hub);
+        let started = Instant::now();
+        let app = Tocsin::spawn(opts, d, &bus, &[]);
+        wait_subscribes(&hub, before + 1, Duration::from_secs(20)).await?;
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        if i == 0 { cold.push(ms) } else { warm.push(ms) }
+        dir = Some(app.stop().await);
+    }
+    let mut floor_ms = Vec::new();
+    for _ in 0..runs {
+        let before = subscribes(&hub);
+        let started = Instant::now();
+        let f = floor(opts, &emu)?;
+        wait_subscribes(&hub, before + 1, Duration::from_secs(20)).await?;
+        floor_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        f.stop().await;
+    }
+    let mut python_ms = Vec::new();
+    for _ in 0..runs.min(5) {
+        let before = subscribes(&hub);
+        let started = Instant::now();
+        let p = python(opts, &emu, &bus)?;
+        wait_subscribes(&hub, before + 1, Duration::from_secs(30)).await?;
+        python_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        p.stop().await;
+    }
+    emu.shutdown().await;
+    Ok(json!({
+        "what": "spawn of the process to the emulator receiving its subscribe frame (ms), one AgentMail account, loopback",
+        "tocsin_cold_ms": cold,
+        "tocsin_warm_ms": stats(&mut warm),
+        "floor_ms": stats(&mut floor_ms),
+        "python_ms": stats(&mut python_ms),
+    }))
+}
+
+// ---------------------------------------------------------------------------------
+// Part: send-to-notification latency at a steady rate
+
+struct Plan {
+    events: usize,
+    rate: f64,
+    urgent_every: usize,
+}
+
+fn latency_frames(plan: &Plan, tag: &str, seed: u64) -> (Vec<String>, usize) {
+    let mut gen = MailGen::new(seed);
+    let mut urgent = 0;
+    let frames = (0..plan.events)
+        .map(|i| {
+            let u = i % plan.urgent_every == 0;
+            urgent += usize::from(u);
+            with_id(&template(&mut gen, i as u64, u, true, &format!("{tag}{i:06}")), &format!("{tag}_{i}"))
+        })
+        .collect();
+    (frames, urgent)
+}
+
+/// Latencies (ms) of the arrivals that carry a send time; and how many did not.
+fn arrival_latencies(arrivals: &[tocsin_bench::recorder::Arrival], tag: &str) -> (Vec<f64>, usize) {
+    let mut out = Vec::new();
+    let mut other = 0;
+    for a in arrivals {
+        match a.sent_ns {
+            Some(s) if a.summary.contains(tag) => out.push(a.arrived_ns.saturating_sub(s) as f64 / 1e6),
+            _ => other += 1,
+        }
+    }
+    (out, other)
+}
+
+async fn wait_count(recorder: &LatencyRecorder, n: u64, quiet: Duration) {
+    let mut last = recorder.count();
+    let mut since = Instant::now();
+    while recorder.count() < n {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let c = recorder.count();
+        if c != last {
+            last = c;
+            since = Instant::now();
+        } else if since.elapsed() > quiet {
+            break;
+        }
+    }
+}
+
+async fn latency(opts: &Opts) -> anyhow::Result<Value> {
+    let plan = if opts.quick {
+        Plan { events: 5_000, rate: 400.0, urgent_every: 5 }
+    } else {
+        Plan { events: 50_000, rate: 400.0, urgent_every: 5 }
+    };
+    let warm = Plan { events: 500, rate: 250.0, urgent_every: 5 };
+    let emu = emulator().await?;
+    let hub = emu.agentmail().clone();
+    let bus = PrivateBus::start();
+    let recorder = LatencyRecorder::start(bus.address()).await?;
+    let mut out = serde_json::Map::new();
+    out.insert(
+        "what".into(),
+        json!(format!(
+            "{} AgentMail frames at {} /s steady, every {}th urgent ([URGENT] subject); latency = publish in the emulator → \
+             Notify call dispatched in the recording server (Tocsin, Python) or frame received (floor); ms",
+            plan.events, plan.rate, plan.urgent_every
+        )),
+    );
+
+    // --- Tocsin
+    {
+        let before = subscribes(&hub);
+        let dir = Tocsin::prepare(opts, &emu, false, None, true)?;
+        let app = Tocsin::spawn(opts, dir, &bus, &[]);
+        wait_subscribes(&hub, before + 1, Duration::from_secs(20)).await?;
+        let (wf, wu) = latency_frames(&warm, "warm", 1);
+        publish_paced(hub.clone(), wf, warm.rate, end_frame("warm_end")).join().unwrap();
+        wait_count(&recorder, wu as u64, Duration::from_secs(3)).await;
+        recorder.take();
+        let (frames, urgent) = latency_frames(&plan, "tcsn", 2);
+        let cpu0 = Sample::take(app.app.pid());
+        let elapsed = publish_paced(hub.clone(), frames, plan.rate, end_frame("tcsn_end")).join().unwrap();
+        wait_count(&recorder, urgent as u64, Duration::from_secs(10)).await;
+        let cpu1 = Sample::take(app.app.pid());
+        let arrivals = recorder.take();
+        let (mut lat, other) = arrival_latencies(&arrivals, "tcsn");
+        let db = open_db(&app.data_dir().join("history.db")).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE dedupe_key LIKE '%tcsn%'").fetch_one(&db).await?;
+        db.close().await;
+        let cpu = cpu0.zip(cpu1).map(|(a, b)| a.rates(&b).1);
+        out.insert(
+            "tocsin".into(),
+            json!({"sent_urgent": urgent, "notified": lat.len(), "other_notifications": other, "sent": plan.events,
+                   "stored": stored, "publish_seconds": elapsed.as_secs_f64(), "cpu_percent": cpu, "ms": stats(&mut lat)}),
+        );
+        eprintln!("tocsin: {}", out["tocsin"]);
+        app.stop().await;
+    }
+
+    // --- Floor
+    {
+        let before = subscribes(&hub);
+        let f = floor(opts, &emu)?;
+        wait_subscribes(&hub, before + 1, Duration::from_secs(20)).await?;
+        let (wf, _) = latency_frames(&warm, "warm", 1);
+        publish_paced(hub.clone(), wf, warm.rate, end_frame("warm_end")).join().unwrap();
+        f.wait_done(1, Duration::from_secs(30)).await?;
+        let (frames, urgent) = latency_frames(&plan, "flr", 2);
+        let cpu0 = Sample::take(f.pid());
+        publish_paced(hub.clone(), frames, plan.rate, end_frame("flr_end")).join().unwrap();
+        let done = f.wait_done(2, Duration::from_secs(30)).await?;
+        let cpu1 = Sample::take(f.pid());
+        let mut all: Vec<f64> = done["latency_ns"].as_array().map(|a| a.iter().filter_map(Value::as_f64).map(|ns| ns / 1e6).collect()).unwrap_or_default();
+        let cpu = cpu0.zip(cpu1).map(|(a, b)| a.rates(&b).1);
+        out.insert("floor".into(), json!({"sent": plan.events, "sent_urgent": urgent, "received": all.len(), "cpu_percent": cpu, "ms": stats(&mut all)}));
+        eprintln!("floor: {}", out["floor"]);
+        f.stop().await;
+    }
+
+    // --- Python
+    {
+        let before = subscribes(&hub);
+        let p = python(opts, &emu, &bus)?;
+        wait_subscribes(&hub, before + 1, Duration::from_secs(30)).await?;
+        let (wf, wu) = latency_frames(&warm, "warm", 1);
+        publish_paced(hub.clone(), wf, warm.rate, end_frame("warm_end")).join().unwrap();
+        p.wait_done(1, Duration::from_secs(60)).await?;
+        wait_count(&recorder, wu as u64, Duration::from_secs(3)).await;
+        recorder.take();
+        let (frames, urgent) = latency_frames(&plan, "pyth", 2);
+        let cpu0 = Sample::take(p.pid());
+        publish_paced(hub.clone(), frames, plan.rate, end_frame("pyth_end")).join().unwrap();
+        let done = p.wait_done(2, Duration::from_secs(300)).await;
+        wait_count(&recorder, urgent as u64, Duration::from_secs(5)).await;
+        let cpu1 = Sample::take(p.pid());
+        let arrivals = recorder.take();
+        let (mut lat, other) = arrival_latencies(&arrivals, "pyth");
+        let cpu = cpu0.zip(cpu1).map(|(a, b)| a.rates(&b).1);
+        out.insert(
+            "python".into(),
+            json!({"sent_urgent": urgent, "notified": lat.len(), "other_notifications": other, "finished": done.is_ok(),
+                   "cpu_percent": cpu, "ms": stats(&mut lat)}),
+        );
+        eprintln!("python: {}", out["python"]);
+        p.stop().await;
+    }
+    emu.shutdown().await;
+    Ok(Value::Object(out))
+}
+
+// ---------------------------------------------------------------------------------
+// Part: sustained ingest into the history, with a loss check
+
+/// Publishes `n` frames (cycling `templates`, ids `<tag>_<i>`) as fast as the
+/// consumer takes them, never more than `window` ahead of `progress`.
+fn publish_windowed(hub: Arc<Hub>, templates: Arc<Vec<String>>, n: u64, tag: String, window: u64, progress: Arc<AtomicU64>) -> std::thread::JoinHandle<Instant> {
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let mut i = 0;
+        while i < n {
+            if i.saturating_sub(progress.load(Ordering::Relaxed)) >= window {
+                std::thread::sleep(Duration::from_micros(200));
+                continue;
+            }
+            for _ in 0..256.min(n - i) {
+                hub.publish_raw(&with_id(&templates[i as usize % templates.len()], &format!("{tag}_{i}")));
+                i += 1;
+            }
+        }
+        started
+    })
+}
+
+async fn wait_progress(progress: &AtomicU64, n: u64, timeout: Duration) -> Option<Instant> {
+    let deadline = Instant::now() + timeout;
+    while progress.load(Ordering::Relaxed) < n {
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Some(Instant::now())
+}
+
+async fn ingest(opts: &Opts) -> anyhow::Result<Value> {
+    let n: u64 = if opts.quick { 50_000 } else { 300_000 };
+    let n_python: u64 = if opts.quick { 5_000 } else { 20_000 };
+    let window = 30_000;
+    let emu = emulator().await?;
+    let hub = emu.agentmail().clone();
+    let bus = PrivateBus::start();
+    let _recorder = LatencyRecorder::start(bus.address()).await?;
+    let mut gen = MailGen::new(3);
+    let templates: Arc<Vec<String>> = Arc::new((0..1000).map(|i| template(&mut gen, i, false, false, "ingest")).collect());
+    let mut out = serde_json::Map::new();
+    out.insert("what".into(), json!(format!(
+        "non-urgent AgentMail frames published as fast as the consumer takes them (at most {window} ahead); \
+         events/s from the first publish to the last event committed (Tocsin: polled max(id) in the history, every 2 ms) \
+         or received (baselines)")));
+
+    // --- Tocsin
+    {
+        let before = subscribes(&hub);
+        let dir = Tocsin::prepare(opts, &emu, false, None, true)?;
+        let app = Tocsin::spawn(opts, dir, &bus, &[]);
+        wait_subscribes(&hub, before + 1, Duration::from_secs(20)).await?;
+        let connections_before = hub.total_connections();
+        // The history exists once the app subscribed.
+        let db = open_db(&app.data_dir().join("history.db")).await?;
+        let base = max_id(&db).await;
+        let progress = Arc::new(AtomicU64::new(0));
+        let watcher = {
+            let (db, progress) = (db.clone(), progress.clone());
+            tokio::spawn(async move {
+                loop {
+                    progress.store(max_id(&db).await.saturating_sub(base), Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            })
+        };
+        let cpu0 = Sample::take(app.app.pid());
+        let publisher = publish_windowed(hub.clone(), templates.clone(), n, "ing".into(), window, progress.clone());
+        let finished = wait_progress(&progress, n, Duration::from_secs(600)).await;
+        let started = publisher.join().unwrap();
+        let cpu1 = Sample::take(app.app.pid());
+        watcher.abort();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE dedupe_key LIKE '%<ing!_%' ESCAPE '!'").fetch_one(&db).await?;
+        let fts: i64 = sqlx::query_scalar("SELECT count(*) FROM events_fts WHERE events_fts MATCH 'ingest'").fetch_one(&db).await?;
+        db.close().await;
+        let secs = finished.map(|f| f.duration_since(started).as_secs_f64());
+        let cpu_s = cpu0.zip(cpu1).map(|(a, b)| b.cpu_s - a.cpu_s);
+        let pss = procfs::pss_kib(app.app.pid());
+        out.insert(
+            "tocsin".into(),
+            json!({"published": n, "stored": stored, "fts_indexed": fts, "lost": n as i64 - stored, "seconds": secs,
+                   "events_per_s": secs.map(|s| n as f64 / s), "cpu_seconds": cpu_s,
+                   "reconnects": hub.total_connections() - connections_before, "pss_kib_after": pss}),
+        );
+        eprintln!("tocsin: {}", out["tocsin"]);
+        app.stop().await;
+    }
+
+    // --- Floor and Python
+    for (name, count) in [("floor", n), ("python", n_python)] {
+        let before = subscribes(&hub);
+        let b = if name == "floor" { floor(opts, &emu)? } else { python(opts, &emu, &bus)? };
+        wait_subscribes(&hub, before + 1, Duration::from_secs(30)).await?;
+        let connections_before = hub.total_connections();
+        let cpu0 = Sample::take(b.pid());
+        let publisher = publish_windowed(hub.clone(), templates.clone(), count, format!("ing{name}"), window.min(count / 2), b.progress.clone());
+        let finished = wait_progress(&b.progress, count, Duration::from_secs(600)).await;
+        let started = publisher.join().unwrap();
+        let cpu1 = Sample::take(b.pid());
+        let secs = finished.map(|f| f.duration_since(started).as_secs_f64());
+        let cpu_s = cpu0.zip(cpu1).map(|(a, b)| b.cpu_s - a.cpu_s);
+        out.insert(
+            name.into(),
+            json!({"published": count, "received": b.progress.load(Ordering::Relaxed), "seconds": secs,
+                   "events_per_s": secs.map(|s| count as f64 / s), "cpu_seconds": cpu_s,
+                   "reconnects": hub.total_connections() - connections_before}),
+        );
+        eprintln!("{name}: {}", out[name]);
+        b.stop().await;
+    }
+    emu.shutdown().await;
+    Ok(Value::Object(out))
+}
+
+// ---------------------------------------------------------------------------------
+// Part: idle wakeups and CPU
+
+async fn idle(opts: &Opts) -> anyhow::Result<Value> {
+    let secs = if opts.quick { 10 } else { 60 };
+    let emu = emulator().await?;
+    let hub = emu.agentmail().clone();
+    let bus = PrivateBus::start();
+    let _recorder = LatencyRecorder::start(bus.address()).await?;
+    let t1 = Tocsin::spawn(opts, Tocsin::prepare(opts, &emu, false, None, true)?, &bus, &[]);
+    let t5 = Tocsin::spawn(opts, Tocsin::prepare(opts, &emu, true, None, true)?, &bus, &[]);
+    let f = floor(opts, &emu)?;
+    let p = python(opts, &emu, &bus)?;
+    // agentmail subscriptions: one per process (t5 has one AgentMail account too).
+    wait_subscribes(&hub, 4, Duration::from_secs(30)).await?;
+    // Let the five-account app connect everything, then settle.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let procs = [("tocsin_1_account", t1.app.pid()), ("tocsin_5_accounts", t5.app.pid()), ("floor", f.pid()), ("python", p.pid())];
+    let before: Vec<Option<Sample>> = procs.iter().map(|(_, pid)| Sample::take(*pid)).collect();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let mut out = serde_json::Map::new();
+    out.insert("what".into(), json!(format!(
+        "connected, no traffic, {secs} s after a 5 s settle; wakeups = voluntary + involuntary context switches summed \
+         over the process's threads (/proc/PID/task/*/status); CPU = utime + stime (/proc/PID/stat); emulator pings every 30 s")));
+    out.insert("seconds".into(), json!(secs));
+    for ((name, pid), b) in procs.iter().zip(before) {
+        let a = Sample::take(*pid);
+        let (wakeups, cpu) = b.zip(a).map(|(b, a)| b.rates(&a)).unzip();
+        out.insert(
+            (*name).into(),
+            json!({"wakeups_per_s": wakeups, "cpu_percent": cpu, "threads": procfs::threads(*pid),
+                   "pss_kib": procfs::pss_kib(*pid), "rss_kib": procfs::rss_kib(*pid)}),
+        );
+    }
+    // The five-account app's connection states, as it logged them.
+    out.insert("tocsin_5_accounts_log_tail".into(), json!(t5.app.log_tail(15)));
+    eprintln!("{}", serde_json::to_string_pretty(&out)?);
+    t1.stop().await;
+    t5.stop().await;
+    f.stop().await;
+    p.stop().await;
+    emu.shutdown().await;
+    Ok(Value::Object(out))
+}
+
+// ---------------------------------------------------------------------------------
+// Part: GUI memory (PSS of the app and its WebKit processes)
+
+async fn pss_settled(pid: u32, settle: Duration) -> (u64, Vec<(u32, String, u64)>) {
+    tokio::time::sleep(settle).await;
+    // Three readings 1 s apart; keep the last (the page has loaded by then).
+    let mut last = procfs::tree_pss_kib(pid);
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        last = procfs::tree_pss_kib(pid);
+    }
+    last
+}
+
+fn has_webkit(pid: u32) -> bool {
+    procfs::tree(pid).iter().any(|p| procfs::comm(*p).is_some_and(|c| c.starts_with("WebKit")))
+}
+
+/// Sends WM_DELETE_WINDOW to every mapped top-level window of `pid`, as a window
+/// manager's close button does. Returns how many windows were asked to close.
+fn close_windows(pid: u32) -> anyhow::Result<usize> {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{AtomEnum, ClientMessageEvent, ConnectionExt, EventMask, MapState};
+    let (conn, screen) = x11rb::connect(None).context("connect to the X display")?;
+    let root = conn.setup().roots[screen].root;
+    let atom = |name: &[u8]| -> anyhow::Result<u32> { Ok(conn.intern_atom(false, name)?.reply()?.atom) };
+    let (net_wm_pid, wm_protocols, wm_delete) = (atom(b"_NET_WM_PID")?, atom(b"WM_PROTOCOLS")?, atom(b"WM_DELETE_WINDOW")?);
+    let mut closed = 0;
+    for w in conn.query_tree(root)?.reply()?.children {
+        let prop = conn.get_property(false, w, net_wm_pid, AtomEnum::CARDINAL, 0, 1)?.reply()?;
+        if prop.value32().and_then(|mut v| v.next()) != Some(pid) {
+            continue;
+        }
+        if conn.get_window_attributes(w)?.reply()?.map_state != MapState::VIEWABLE {
+            continue;
+        }
+        let protocols = conn.get_property(false, w, wm_protocols, AtomEnum::ATOM, 0, 32)?.reply()?;
+        if !protocols.value32().is_some_and(|mut v| v.any(|a| a == wm_delete)) {
+            continue;
+        }
+        let event = ClientMessageEvent::new(32, w, wm_protocols, [wm_delete, 0, 0, 0, 0]);
+        conn.send_event(false, w, EventMask::NO_EVENT, event)?;
+        closed += 1;
+    }
+    conn.flush()?;
+    Ok(closed)
+}
+
+fn pss_json(total: u64, each: &[(u32, String, u64)]) -> Value {
+    json!({"pss_kib": total, "pss_mb": total as f64 / 1024.0,
+           "processes": each.iter().map(|(p, c, k)| json!({"pid": p, "comm": c, "pss_kib": k,
+               "pss_anon_kib": procfs::rollup_kib(*p, "Pss_Anon:"), "pss_file_kib": procfs::rollup_kib(*p, "Pss_File:")})).collect::<Vec<_>>()})
+}
+
+async fn gui(opts: &Opts) -> anyhow::Result<Value> {
+    if !tocsin_e2e::display_available() {
+        bail!("not measured: no X display (run under scripts/bench.sh, which provides Xvfb)");
+    }
+    let bus = PrivateBus::start();
+    let _recorder = LatencyRecorder::start(bus.address()).await?;
+    let _tray = tocsin_e2e::StatusNotifierWatcher::start(&bus).await;
+    let mut out = serde_json::Map::new();
+    out.insert("what".into(), json!(
+        "tocsin --demo (all five providers against the in-app emulator, an event every 4 s) under Xvfb; \
+         PSS summed over the app and its descendants (WebKitWebProcess, WebKitNetworkProcess) from /proc/PID/smaps_rollup"));
+
+    // 1. Started in the tray: the window never opened.
+    {
+        let dir = tempfile::Builder::new().prefix("tocsin-bench-gui-").tempdir()?;
+        let (cfg, data) = (dir.path().join("config").display().to_string(), dir.path().join("data").display().to_string());
+        let mut app = AppProcess::spawn_binary(
+            &opts.bin,
+            &["--demo", "--minimized"],
+            &[("DBUS_SESSION_BUS_ADDRESS", bus.address()), ("TOCSIN_CONFIG_DIR", &cfg), ("TOCSIN_DATA_DIR", &data)],
+        );
+        let (total, each) = pss_settled(app.pid(), Duration::from_secs(8)).await;
+        out.insert("tray_only".into(), pss_json(total, &each));
+        let _ = app.stop("TERM", Duration::from_secs(20)).await;
+    }
+
+    // 2. Window open, then closed.
+    let dir = tempfile::Builder::new().prefix("tocsin-bench-gui-").tempdir()?;
+    let (cfg, data) = (dir.path().join("config").display().to_string(), dir.path().join("data").display().to_string());
+    let mut app = AppProcess::spawn_binary(
+        &opts.bin,
+        &["--demo"],
+        &[("DBUS_SESSION_BUS_ADDRESS", bus.address()), ("TOCSIN_CONFIG_DIR", &cfg), ("TOCSIN_DATA_DIR", &data)],
+    );
+    let pid = app.pid();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !has_webkit(pid) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::ensure!(has_webkit(pid), "no WebKit process appeared within 30 s; log:\n{}", app.log_tail(40));
+    let (total, each) = pss_settled(pid, Duration::from_secs(10)).await;
+    out.insert("window_open".into(), pss_json(total, &each));
+    let asked = close_windows(pid)?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while has_webkit(pid) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let webkit_left = has_webkit(pid);
+    let (total, each) = pss_settled(pid, Duration::from_secs(5)).await;
+    let mut closed = pss_json(total, &each);
+    closed["windows_asked_to_close"] = json!(asked);
+    closed["webkit_still_running"] = json!(webkit_left);
+    closed["app_running"] = json!(app.running());
+    out.insert("window_closed".into(), closed);
+    eprintln!("{}", serde_json::to_string_pretty(&out)?);
+    let _ = app.stop("TERM", Duration::from_secs(20)).await;
+    Ok(Value::Object(out))
+}

@@ -1,0 +1,292 @@
+//! The figures table: reads criterion's estimates (`target/criterion/**/new/`) and
+//! the harness's `artifacts/bench/*.json`, and prints the Markdown table that
+//! BENCHMARKS.md reports (also written to `artifacts/bench/figures.md`), with the
+//! ratios to the baselines and each target. It compares; it asserts nothing.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+fn read(path: &Path) -> Option<Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// full_id → (median ns per iteration, elements per iteration).
+fn criterion_results(dir: &Path, out: &mut BTreeMap<String, (f64, Option<f64>)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n == "new") {
+                if let (Some(b), Some(est)) = (read(&p.join("benchmark.json")), read(&p.join("estimates.json"))) {
+                    let id = b["full_id"].as_str().unwrap_or("").to_owned();
+                    let median = est["median"]["point_estimate"].as_f64().unwrap_or(f64::NAN);
+                    let elements = b["throughput"]["Elements"].as_f64();
+                    out.insert(id, (median, elements));
+                }
+            } else {
+                criterion_results(&p, out);
+            }
+        }
+    }
+}
+
+fn f(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+fn num(x: Option<f64>, digits: usize) -> String {
+    match x {
+        Some(v) if v.is_finite() => {
+            if v >= 10_000.0 {
+                // Thousands separated with a thin space, as BENCHMARKS.md writes them.
+                let s = format!("{:.0}", v);
+                let mut out = String::new();
+                for (i, c) in s.chars().enumerate() {
+                    if i > 0 && (s.len() - i) % 3 == 0 {
+                        out.push(' ');
+                    }
+                    out.push(c);
+                }
+                out
+            } else {
+                format!("{v:.digits$}")
+            }
+        }
+        _ => "—".into(),
+    }
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 && a.is_finite() => format!("{:.2}×", a / b),
+        _ => "—".into(),
+    }
+}
+
+fn verdict(v: Option<f64>, target: f64, at_most: bool) -> &'static str {
+    match v {
+        Some(v) if v.is_finite() => {
+            if (at_most && v <= target) || (!at_most && v >= target) {
+                "met"
+            } else {
+                "**missed**"
+            }
+        }
+        _ => "not measured",
+    }
+}
+
+fn main() {
+    let out_dir = tocsin_bench::out_dir();
+    let mut crit = BTreeMap::new();
+    criterion_results(&tocsin_bench::target_dir().join("criterion"), &mut crit);
+    let load = |name: &str| read(&out_dir.join(format!("{name}.json"))).unwrap_or(Value::Null);
+    let (machine, search, lat, ing, start, idle, gui) =
+        (load("e2e-machine"), load("search"), load("e2e-latency"), load("e2e-ingest"), load("e2e-startup"), load("e2e-idle"), load("e2e-gui"));
+
+    let mut md = String::new();
+    md.push_str(&format!(
+        "Machine: {} ({} CPUs), {}, {}, {}; commit {}{}; {}{}.\n\n",
+        machine["cpu"].as_str().unwrap_or("?"),
+        machine["cpus"],
+        machine["memory"].as_str().unwrap_or("?").replace("MemTotal:", "RAM").split_whitespace().collect::<Vec<_>>().join(" "),
+        machine["os"].as_str().unwrap_or("?"),
+        machine["rustc"].as_str().unwrap_or("?"),
+        machine["commit"].as_str().unwrap_or("?"),
+        if machine["dirty"] == true { " (+ uncommitted changes)" } else { "" },
+        machine["date"].as_str().unwrap_or("?"),
+        if machine["quick"] == true { ", QUICK run (smaller counts)" } else { "" },
+    ));
+
+    md.push_str("### Micro-benchmarks (criterion, median)\n\n| Benchmark | Result | Target | |\n|---|---:|---|---|\n");
+    let per_s = |id: &str| crit.get(id).and_then(|(ns, el)| el.map(|e| e / (ns / 1e9)));
+    for p in tocsin_bench::PROVIDERS {
+        md.push_str(&format!("| decode one {} frame | {} events/s | | |\n", p.as_str(), num(per_s(&format!("decode/{}", p.as_str())), 0)));
+    }
+    md.push_str(&format!("| rules: 100 user rules | {} events/s | | |\n", num(per_s("rules/100 rules"), 0)));
+    md.push_str(&format!("| rules: built-in defaults | {} events/s | | |\n", num(per_s("rules/defaults"), 0)));
+    md.push_str(&format!("| history insert, batches of 1024, FTS5 | {} events/s | | |\n", num(per_s("store/insert_batch/1024"), 0)));
+    md.push_str(&format!("| history insert, 1 event a transaction | {} events/s | | |\n", num(per_s("store/insert_batch/1"), 0)));
+    let sp50 = f(&search["ms"]["p50"]);
+    let sp95 = f(&search["ms"]["p95"]);
+    md.push_str(&format!(
+        "| search, {} events, newest 50 matches: p50 / p95 / max | {} / {} / {} ms | p95 ≤ 20 ms | {} |\n",
+        num(f(&search["events"]), 0),
+        num(sp50, 2),
+        num(sp95, 2),
+        num(f(&search["ms"]["max"]), 2),
+        verdict(sp95, 20.0, true)
+    ));
+    if let Some(per) = search["per_query"].as_object() {
+        for (k, v) in per {
+            md.push_str(&format!(
+                "| &nbsp;&nbsp;search `{}` ({} matches): p50 / p95 | {} / {} ms | | |\n",
+                v["query"].as_str().unwrap_or(k),
+                num(f(&v["matches"]), 0),
+                num(f(&v["ms"]["p50"]), 2),
+                num(f(&v["ms"]["p95"]), 2)
+            ));
+        }
+    }
+
+    md.push_str("\n### End to end (release build, loopback)\n\n| Figure | Tocsin | Floor | Python SDK | Tocsin / floor | Tocsin / Python | Target | |\n|---|---:|---:|---:|---:|---:|---|---|\n");
+    let (t, fl, py) = (&lat["tocsin"], &lat["floor"], &lat["python"]);
+    for (label, key) in [("p50", "p50"), ("p99", "p99"), ("max", "max")] {
+        let (a, b, c) = (f(&t["ms"][key]), f(&fl["ms"][key]), f(&py["ms"][key]));
+        let (target, met) = match key {
+            "p99" => (
+                "≤ 2 ms and ≤ 1.5× floor",
+                match (a, b) {
+                    (Some(a), Some(b)) => {
+                        if a <= 2.0 && a <= 1.5 * b {
+                            "met"
+                        } else {
+                            "**missed**"
+                        }
+                    }
+                    _ => "not measured",
+                },
+            ),
+            _ => ("", ""),
+        };
+        md.push_str(&format!(
+            "| send → notification latency, {label} (ms) | {} | {} | {} | {} | {} | {target} | {met} |\n",
+            num(a, 3),
+            num(b, 3),
+            num(c, 3),
+            ratio(a, b),
+            ratio(a, c)
+        ));
+    }
+    md.push_str(&format!(
+        "| &nbsp;&nbsp;notifications received / urgent sent | {} / {} | {} / {} frames | {} / {} | | | | |\n",
+        num(f(&t["notified"]), 0),
+        num(f(&t["sent_urgent"]), 0),
+        num(f(&fl["received"]), 0),
+        num(f(&fl["sent"]), 0),
+        num(f(&py["notified"]), 0),
+        num(f(&py["sent_urgent"]), 0)
+    ));
+    md.push_str(&format!(
+        "| &nbsp;&nbsp;CPU during the latency run (% of a core) | {} | {} | {} | {} | {} | | |\n",
+        num(f(&t["cpu_percent"]), 1),
+        num(f(&fl["cpu_percent"]), 1),
+        num(f(&py["cpu_percent"]), 1),
+        ratio(f(&t["cpu_percent"]), f(&fl["cpu_percent"])),
+        ratio(f(&t["cpu_percent"]), f(&py["cpu_percent"]))
+    ));
+    let (ti, fi, pi) = (&ing["tocsin"], &ing["floor"], &ing["python"]);
+    let (a, b, c) = (f(&ti["events_per_s"]), f(&fi["events_per_s"]), f(&pi["events_per_s"]));
+    let lost = f(&ti["lost"]);
+    md.push_str(&format!(
+        "| sustained ingest (events/s; Tocsin into the history) | {} | {} | {} | {} | {} | ≥ 50 000, none lost | {} |\n",
+        num(a, 0),
+        num(b, 0),
+        num(c, 0),
+        ratio(a, b),
+        ratio(a, c),
+        match (a, lost) {
+            (Some(a), Some(l)) if a >= 50_000.0 && l == 0.0 => "met",
+            (Some(_), Some(_)) => "**missed**",
+            _ => "not measured",
+        }
+    ));
+    md.push_str(&format!(
+        "| &nbsp;&nbsp;events published / stored (lost) | {} / {} ({}) | {} / {} received | {} / {} received | | | | |\n",
+        num(f(&ti["published"]), 0),
+        num(f(&ti["stored"]), 0),
+        num(lost, 0),
+        num(f(&fi["published"]), 0),
+        num(f(&fi["received"]), 0),
+        num(f(&pi["published"]), 0),
+        num(f(&pi["received"]), 0)
+    ));
+    let per100k = |v: &Value| f(&v["cpu_seconds"]).zip(f(&v["published"])).map(|(c, n)| c / n * 100_000.0);
+    md.push_str(&format!(
+        "| &nbsp;&nbsp;CPU seconds per 100 000 events | {} | {} | {} | {} | {} | | |\n",
+        num(per100k(ti), 2),
+        num(per100k(fi), 2),
+        num(per100k(pi), 2),
+        ratio(per100k(ti), per100k(fi)),
+        ratio(per100k(ti), per100k(pi))
+    ));
+    let (a, b, c) = (f(&start["tocsin_warm_ms"]["p50"]), f(&start["floor_ms"]["p50"]), f(&start["python_ms"]["p50"]));
+    md.push_str(&format!(
+        "| start → subscribed, headless, median (ms) | {} | {} | {} | {} | {} | ≤ 300 ms | {} |\n",
+        num(a, 1),
+        num(b, 1),
+        num(c, 1),
+        ratio(a, b),
+        ratio(a, c),
+        verdict(f(&start["tocsin_warm_ms"]["max"]).or(a), 300.0, true)
+    ));
+    md.push_str(&format!(
+        "| &nbsp;&nbsp;max of the runs; first start (new history) (ms) | {}; {} | {} | {} | | | | |\n",
+        num(f(&start["tocsin_warm_ms"]["max"]), 1),
+        num(start["tocsin_cold_ms"].get(0).and_then(Value::as_f64), 1),
+        num(f(&start["floor_ms"]["max"]), 1),
+        num(f(&start["python_ms"]["max"]), 1)
+    ));
+    let (t1, t5, fl, py) = (&idle["tocsin_1_account"], &idle["tocsin_5_accounts"], &idle["floor"], &idle["python"]);
+    for (label, key, digits) in [("idle wakeups per second", "wakeups_per_s", 2), ("idle CPU (% of a core)", "cpu_percent", 3)] {
+        let (a, a5, b, c) = (f(&t1[key]), f(&t5[key]), f(&fl[key]), f(&py[key]));
+        let (target, met) = if key == "wakeups_per_s" {
+            ("≤ 1 /s", verdict(match (a, a5) { (Some(x), Some(y)) => Some(x.max(y)), (x, y) => x.or(y) }, 1.0, true))
+        } else {
+            ("", "")
+        };
+        md.push_str(&format!(
+            "| {label}: 1 account (5 accounts) | {} ({}) | {} | {} | {} | {} | {target} | {met} |\n",
+            num(a, digits),
+            num(a5, digits),
+            num(b, digits),
+            num(c, digits),
+            ratio(a, b),
+            ratio(a, c)
+        ));
+    }
+    let mb = |v: &Value| f(v).map(|k| k / 1024.0);
+    let (a, a5, b, c) = (mb(&t1["pss_kib"]), mb(&t5["pss_kib"]), mb(&fl["pss_kib"]), mb(&py["pss_kib"]));
+    md.push_str(&format!(
+        "| headless PSS when idle (MB): 1 account (5 accounts) | {} ({}) | {} | {} | {} | {} | | |\n",
+        num(a, 1),
+        num(a5, 1),
+        num(b, 1),
+        num(c, 1),
+        ratio(a, b),
+        ratio(a, c)
+    ));
+    if let Some(e) = gui["error"].as_str() {
+        md.push_str(&format!("| GUI PSS | {e} | | | | | ≤ 250 / ≤ 60 MB | not measured |\n"));
+    } else {
+        let (o, cl, tr) = (f(&gui["window_open"]["pss_mb"]), f(&gui["window_closed"]["pss_mb"]), f(&gui["tray_only"]["pss_mb"]));
+        md.push_str(&format!(
+            "| GUI PSS, window open, app + WebKit (MB) | {} | | | {} | {} | ≤ 250 MB | {} |\n",
+            num(o, 1),
+            ratio(o, b),
+            ratio(o, c),
+            verdict(o, 250.0, true)
+        ));
+        md.push_str(&format!(
+            "| GUI PSS, after the window is closed (MB) | {} | | | {} | {} | ≤ 60 MB | {} |\n",
+            num(cl, 1),
+            ratio(cl, b),
+            ratio(cl, c),
+            verdict(cl, 60.0, true)
+        ));
+        md.push_str(&format!("| GUI PSS, started in the tray, never opened (MB) | {} | | | {} | {} | | |\n", num(tr, 1), ratio(tr, b), ratio(tr, c)));
+        for (k, v) in [("window open", &gui["window_open"]), ("window closed", &gui["window_closed"])] {
+            if let Some(ps) = v["processes"].as_array() {
+                let parts: Vec<String> = ps
+                    .iter()
+                    .map(|p| format!("{} {:.1}", p["comm"].as_str().unwrap_or("?"), p["pss_kib"].as_f64().unwrap_or(0.0) / 1024.0))
+                    .collect();
+                md.push_str(&format!("| &nbsp;&nbsp;{k}: per process (MB) | {} | | | | | | |\n", parts.join(", ")));
+            }
+        }
+    }
+    std::fs::write(out_dir.join("figures.md"), &md).expect("write figures.md");
+    print!("{md}");
+}

@@ -1,0 +1,131 @@
+//! What `/proc` says about a process: PSS (`smaps_rollup`), context switches summed
+//! over its threads (`task/*/status`), CPU time (`stat` utime + stime), and its
+//! descendants (WebKit's web and network processes are children of the app).
+
+use std::collections::HashMap;
+
+/// Clock ticks per second for `/proc/<pid>/stat` times (USER_HZ; 100 on Linux).
+pub const USER_HZ: f64 = 100.0;
+
+/// Proportional set size in KiB (`Pss:` of `/proc/<pid>/smaps_rollup`).
+pub fn pss_kib(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    field_kib(&text, "Pss:")
+}
+
+/// Resident set size in KiB (`Rss:` of `smaps_rollup`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    field_kib(&text, "Rss:")
+}
+
+/// Any `smaps_rollup` field in KiB (`Pss_Anon:`, `Pss_File:`, ...).
+pub fn rollup_kib(pid: u32, name: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    field_kib(&text, name)
+}
+
+fn field_kib(text: &str, name: &str) -> Option<u64> {
+    text.lines().find(|l| l.starts_with(name))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The command name (`comm`) of `pid`.
+pub fn comm(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim().to_owned())
+}
+
+/// `pid`'s parent pid.
+pub fn ppid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command is in parentheses and may hold spaces: fields restart after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `pid` and all its descendants, `pid` first.
+pub fn tree(pid: u32) -> Vec<u32> {
+    let mut parents: HashMap<u32, Vec<u32>> = HashMap::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(p) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            if let Some(pp) = ppid(p) {
+                parents.entry(pp).or_default().push(p);
+            }
+        }
+    }
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() {
+        if let Some(children) = parents.get(&out[i]) {
+            out.extend(children);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// PSS of `pid` and every descendant: (total KiB, per process (pid, comm, KiB)).
+pub fn tree_pss_kib(pid: u32) -> (u64, Vec<(u32, String, u64)>) {
+    let mut total = 0;
+    let mut each = Vec::new();
+    for p in tree(pid) {
+        if let Some(kib) = pss_kib(p) {
+            total += kib;
+            each.push((p, comm(p).unwrap_or_default(), kib));
+        }
+    }
+    (total, each)
+}
+
+/// Context switches (voluntary + involuntary) of every live thread of `pid`.
+/// Threads that exited between two readings drop out; the harness reads a settled
+/// process whose threads persist.
+pub fn ctxt_switches(pid: u32) -> Option<u64> {
+    let mut total = 0;
+    let dir = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    for task in dir.flatten() {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else { continue };
+        for line in status.lines() {
+            if let Some(v) = line.strip_prefix("voluntary_ctxt_switches:").or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:")) {
+                total += v.trim().parse::<u64>().unwrap_or(0);
+            }
+        }
+    }
+    Some(total)
+}
+
+/// Number of threads of `pid`.
+pub fn threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task")).map(|d| d.count()).unwrap_or(0)
+}
+
+/// utime + stime of `pid` (all threads, as `/proc/<pid>/stat` sums them), in seconds.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the command: state(0) ppid(1) ... utime is field 14 of stat, i.e. index 11 here.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / USER_HZ)
+}
+
+/// A reading of wakeups and CPU for a process, to diff over an interval.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub at: std::time::Instant,
+    pub ctxt: u64,
+    pub cpu_s: f64,
+}
+
+impl Sample {
+    pub fn take(pid: u32) -> Option<Sample> {
+        Some(Sample { at: std::time::Instant::now(), ctxt: ctxt_switches(pid)?, cpu_s: cpu_seconds(pid)? })
+    }
+
+    /// (wakeups per second, CPU percent of one core) from `self` to `later`.
+    pub fn rates(&self, later: &Sample) -> (f64, f64) {
+        let secs = later.at.duration_since(self.at).as_secs_f64();
+        ((later.ctxt.saturating_sub(self.ctxt)) as f64 / secs, (later.cpu_s - self.cpu_s) / secs * 100.0)
+    }
+}
