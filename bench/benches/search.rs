@@ -36,6 +36,13 @@ async fn search(pool: &SqlitePool, expr: &str) -> usize {
     sqlx::query(SEARCH_SQL).bind(expr).fetch_all(pool).await.expect("search").len()
 }
 
+/// What the window runs: `Store::query` with the typed text (the last word a
+/// prefix while typing), 50 rows, highlights and snippets, and the capped total.
+async fn window_search(store: &tocsin_store::Store, text: &str) -> usize {
+    let q = tocsin_model::HistoryQuery { text: Some(text.to_owned()), limit: 50, ..Default::default() };
+    store.query(&q).await.expect("query").items.len()
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let path = rt.block_on(tocsin_bench::ensure_search_db()).expect("build the search database");
@@ -58,6 +65,26 @@ fn main() {
         group.finish();
     }
     c.final_summary();
+
+    // The store's own query, as the window calls it (first page: rows, marks, total).
+    let store = rt.block_on(tocsin_store::Store::open(&path)).expect("open the store");
+    let mut window_ms: Vec<f64> = Vec::new();
+    let mut window_per_kind = serde_json::Map::new();
+    for (kind, text) in SEARCH_QUERIES {
+        let mut v = Vec::new();
+        for _ in 0..30 {
+            let started = Instant::now();
+            rt.block_on(window_search(&store, text));
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            v.push(ms);
+            window_ms.push(ms);
+        }
+        window_per_kind.insert(kind.to_string(), json!(stats(&mut v)));
+    }
+    let window_overall = stats(&mut window_ms);
+    eprintln!("Store::query (window search) over 1M: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms", window_overall.p50, window_overall.p95, window_overall.max);
+    eprintln!("per kind: {}", serde_json::Value::Object(window_per_kind.clone()));
+    rt.block_on(store.close());
 
     // Percentiles: every query kind 100 times, interleaved.
     let runs = 100;
@@ -92,6 +119,8 @@ fn main() {
             "runs_per_query": runs,
             "ms": overall,
             "per_query": per_kind,
+            "store_query_ms": window_overall,
+            "store_query_per_kind": window_per_kind,
         }),
     );
 }

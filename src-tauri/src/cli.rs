@@ -123,7 +123,7 @@ pub enum HistoryCommand {
     },
     /// Events whose subject, sender or text has all these words, newest first.
     Search {
-        /// Words to find (the last may be the start of a word).
+        /// Words to find (whole words; `word*` for words starting with it).
         #[arg(required = true)]
         words: Vec<String>,
         #[arg(long)]

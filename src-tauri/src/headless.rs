@@ -1,6 +1,6 @@
 //! `tocsin run --headless`: the engine with no window, tray or GTK. Notifications go
 //! over D-Bus when a notification server is on the session bus; every stored event
-//! is logged. SIGINT or SIGTERM stops it after every received event is committed.
+//! is logged at debug level. SIGINT or SIGTERM stops it after every received event is committed.
 
 use std::sync::Arc;
 
@@ -13,6 +13,8 @@ pub fn run(args: &GlobalArgs) -> anyhow::Result<()> {
     let options = args.engine_options()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
+        // Before anything else: a SIGTERM during start-up still shuts down in order.
+        let terminated = crate::signals::terminated();
         let (notifier, mut alert_actions) = DesktopNotifier::new();
         tokio::spawn(notifier.listen());
         let engine = Arc::new(Engine::start(options, Arc::new(notifier)).await?);
@@ -38,7 +40,8 @@ pub fn run(args: &GlobalArgs) -> anyhow::Result<()> {
         let log = tokio::spawn(async move {
             loop {
                 match updates.recv().await {
-                    Ok(Update::Stored(item)) => tracing::info!(
+                    // Per event: debug, so a burst does not turn into a burst of log writes.
+                    Ok(Update::Stored(item)) => tracing::debug!(
                         id = item.id,
                         account = %item.account,
                         kind = item.kind.as_str(),
@@ -53,7 +56,7 @@ pub fn run(args: &GlobalArgs) -> anyhow::Result<()> {
                 }
             }
         });
-        crate::signals::terminated().await;
+        terminated.await;
         engine.shutdown().await;
         log.abort();
         anyhow::Ok(())

@@ -177,10 +177,13 @@ async fn full_flow(backend: &str) {
     wait_for("the headless app to subscribe", Duration::from_secs(20), || async { (subscribes() > before).then_some(()) }).await;
     emu.daimon().publish(json!({"event_id": "evt_cli_1", "type": "message.received", "inbox_id": "inbox_ops",
         "payload": {"message": {"id": "msg_cli_1", "inbox_id": "inbox_ops", "from": "a@b.c", "subject": "Provisioned", "body": "ok"}}}));
-    headless.wait_for_log("stored event", Duration::from_secs(20)).await;
+    let history = wait_for("the event in the history", Duration::from_secs(20), || async {
+        let (ok, out, _) = cli.run(&["history", "search", "provisioned", "--json"], "");
+        (ok && out.contains("Provisioned")).then_some(out)
+    })
+    .await;
+    assert!(history.contains("evt_cli_1") || history.contains("Provisioned"));
     headless.stop("TERM", Duration::from_secs(20)).await;
-    let history = cli.ok(&["history", "search", "provisioned", "--json"], "");
-    assert!(history.contains("Provisioned"), "{history}");
 
     // Remove the key, then the account.
     cli.ok(&["key", "remove", &ops2], "");

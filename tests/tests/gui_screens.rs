@@ -163,7 +163,7 @@ async fn search_detail_and_hostile_html_in_the_real_window() {
     assert_nothing_ran(&session, "list").await;
 
     // Search: words find the event, the match is marked, the count is shown.
-    set_input(&session, "[data-testid=search]", "zebra migr").await;
+    set_input(&session, "[data-testid=search]", "zebra migration").await;
     session.wait_until("[data-testid=result-count]", |t| t.contains('1'), Duration::from_secs(10)).await;
     wait_for("one highlighted result", Duration::from_secs(10), || async {
         let rows = js(&session, "return document.querySelectorAll('[data-testid=event-row]').length").await;

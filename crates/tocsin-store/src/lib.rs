@@ -80,6 +80,9 @@ pub struct Store {
 
 const EXCERPT_CHARS: usize = 180;
 
+/// Rows per multi-row INSERT (20 columns each: well under SQLite's bind limit).
+pub const INSERT_CHUNK: usize = 64;
+
 /// The columns a [`HistoryItem`] is read from, for a query over `events e`.
 pub(crate) const ITEM_COLUMNS_E: &str = "e.id, e.account, e.provider, e.kind, e.provider_type, e.tier, e.subject, e.sender, \
      substr(e.body_text, 1, 400) AS body_head, e.inbox, e.received_at_ms, e.occurred_at_ms, e.read, e.replayed";
@@ -117,55 +120,80 @@ impl Store {
     }
 
     /// Stores `batch` in one transaction. Returns, in order, the stored item for each
-    /// new event and `None` for each duplicate (same dedupe key as a stored event).
-    /// Also advances each account's replay cursor to its last event with an id.
+    /// new event and `None` for each duplicate (same dedupe key as a stored event, or
+    /// as an earlier event of the batch). Also advances each account's replay cursor
+    /// to its last event with an id.
+    ///
+    /// Rows go in as multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING` statements
+    /// of [`INSERT_CHUNK`] rows (one round trip to SQLite per chunk, not per event),
+    /// and each account's cursor is written once per batch.
     pub async fn insert_batch(&self, batch: &[NewEvent]) -> Result<Vec<Option<HistoryItem>>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut out = Vec::with_capacity(batch.len());
-        for NewEvent { event: e, tier } in batch {
-            let labels = serde_json::to_string(&e.labels).unwrap_or_else(|_| "[]".into());
-            let attachments = serde_json::to_string(&e.attachments).unwrap_or_else(|_| "[]".into());
-            let id: Option<i64> = sqlx::query_scalar(
+        let mut ids: std::collections::HashMap<&str, i64> = std::collections::HashMap::with_capacity(batch.len());
+        for chunk in batch.chunks(INSERT_CHUNK) {
+            let mut b = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO events (dedupe_key, account, provider, kind, provider_type, provider_event_id, tier,
                     inbox, thread, message_id, sender, subject, body_text, body_html, labels, attachments,
-                    occurred_at_ms, received_at_ms, replayed, raw)
-                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-                 ON CONFLICT(dedupe_key) DO NOTHING RETURNING id",
-            )
-            .bind(&e.dedupe_key)
-            .bind(&e.account)
-            .bind(e.provider.as_str())
-            .bind(e.kind.as_str())
-            .bind(&e.provider_type)
-            .bind(&e.provider_event_id)
-            .bind(tier.as_str())
-            .bind(&e.inbox)
-            .bind(&e.thread)
-            .bind(&e.message_id)
-            .bind(&e.sender)
-            .bind(&e.subject)
-            .bind(&e.text)
-            .bind(&e.html)
-            .bind(labels)
-            .bind(attachments)
-            .bind(e.occurred_at_ms)
-            .bind(e.received_at_ms)
-            .bind(e.replayed)
-            .bind(e.raw.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(cursor) = &e.provider_event_id {
-                sqlx::query(
-                    "INSERT INTO cursors (account, last_event_id, updated_at_ms) VALUES (?,?,?)
-                     ON CONFLICT(account) DO UPDATE SET last_event_id = excluded.last_event_id,
-                                                        updated_at_ms = excluded.updated_at_ms",
-                )
-                .bind(&e.account)
-                .bind(cursor)
-                .bind(e.received_at_ms)
-                .execute(&mut *tx)
-                .await?;
+                    occurred_at_ms, received_at_ms, replayed, raw) ",
+            );
+            b.push_values(chunk, |mut row, NewEvent { event: e, tier }| {
+                row.push_bind(e.dedupe_key.clone())
+                    .push_bind(e.account.clone())
+                    .push_bind(e.provider.as_str())
+                    .push_bind(e.kind.as_str())
+                    .push_bind(e.provider_type.clone())
+                    .push_bind(e.provider_event_id.clone())
+                    .push_bind(tier.as_str())
+                    .push_bind(e.inbox.clone())
+                    .push_bind(e.thread.clone())
+                    .push_bind(e.message_id.clone())
+                    .push_bind(e.sender.clone())
+                    .push_bind(e.subject.clone())
+                    .push_bind(e.text.clone())
+                    .push_bind(e.html.clone())
+                    .push_bind(serde_json::to_string(&e.labels).unwrap_or_else(|_| "[]".into()))
+                    .push_bind(serde_json::to_string(&e.attachments).unwrap_or_else(|_| "[]".into()))
+                    .push_bind(e.occurred_at_ms)
+                    .push_bind(e.received_at_ms)
+                    .push_bind(e.replayed)
+                    .push_bind(e.raw.to_string());
+            });
+            b.push(" ON CONFLICT(dedupe_key) DO NOTHING RETURNING id, dedupe_key");
+            for row in b.build().fetch_all(&mut *tx).await? {
+                let id: i64 = row.try_get(0)?;
+                let key: String = row.try_get(1)?;
+                if let Some(e) = chunk.iter().find(|n| n.event.dedupe_key == key) {
+                    ids.insert(e.event.dedupe_key.as_str(), id);
+                }
             }
+        }
+        // Each account's cursor: its last event (in batch order) with a provider id.
+        let mut cursors: Vec<(&str, &str, i64)> = Vec::new();
+        for NewEvent { event: e, .. } in batch {
+            if let Some(cursor) = &e.provider_event_id {
+                match cursors.iter_mut().find(|(a, _, _)| *a == e.account) {
+                    Some(slot) => *slot = (&e.account, cursor, e.received_at_ms),
+                    None => cursors.push((&e.account, cursor, e.received_at_ms)),
+                }
+            }
+        }
+        for (account, cursor, at) in cursors {
+            sqlx::query(
+                "INSERT INTO cursors (account, last_event_id, updated_at_ms) VALUES (?,?,?)
+                 ON CONFLICT(account) DO UPDATE SET last_event_id = excluded.last_event_id,
+                                                    updated_at_ms = excluded.updated_at_ms",
+            )
+            .bind(account)
+            .bind(cursor)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        // The first event with a key owns the new row; later ones in the batch are duplicates.
+        let mut out = Vec::with_capacity(batch.len());
+        for NewEvent { event: e, tier } in batch {
+            let id = ids.remove(e.dedupe_key.as_str());
             out.push(id.map(|id| HistoryItem {
                 id,
                 account: e.account.clone(),
@@ -184,7 +212,6 @@ impl Store {
                 matches: None,
             }));
         }
-        tx.commit().await?;
         Ok(out)
     }
 

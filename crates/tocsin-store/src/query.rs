@@ -18,24 +18,30 @@ pub const TOTAL_CAP: i64 = 10_000;
 const SNIPPET_TOKENS: i64 = 18;
 
 /// Turns what the user typed into an FTS5 query that cannot be a syntax error:
-/// every word quoted (so `AND`, `-`, `:` and quotes are just text), all words
-/// required, the last one a prefix (so results appear while typing). `None` when
-/// nothing searchable is left.
+/// every word quoted (so `AND`, `-`, `:` and quotes are just text) and required.
+/// Words match whole words (after case and accent folding); a word typed with a
+/// trailing `*` (`deplo*`) matches every word it starts. Whole words are the
+/// default because FTS5 walks a whole word's matches newest first and stops at the
+/// page, while a prefix must gather every matching word's rows first (measured in
+/// BENCHMARKS.md). `None` when nothing searchable is left.
 pub fn fts_query(text: &str) -> Option<String> {
     let words: Vec<String> = text
         .split(|c: char| c.is_whitespace() || c == '"' || c.is_control())
-        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .filter_map(|w| {
+            let prefix = w.ends_with('*');
+            let w: String = w.chars().filter(|c| *c != '*').collect();
+            let alnum = w.chars().filter(|c| c.is_alphanumeric()).count();
+            match alnum {
+                0 => None,
+                // A one-letter prefix would gather most of the history.
+                1 => Some(format!("\"{w}\"")),
+                _ if prefix => Some(format!("\"{w}\"*")),
+                _ => Some(format!("\"{w}\"")),
+            }
+        })
         .take(16)
-        .map(|w| format!("\"{w}\""))
         .collect();
-    if words.is_empty() {
-        return None;
-    }
-    let mut q = words.join(" ");
-    if text.chars().last().is_some_and(|c| !c.is_whitespace()) {
-        q.push('*');
-    }
-    Some(q)
+    (!words.is_empty()).then(|| words.join(" "))
 }
 
 impl Store {
@@ -72,6 +78,21 @@ impl Store {
 }
 
 async fn count(store: &Store, q: &HistoryQuery, fts: Option<&str>) -> Result<i64, StoreError> {
+    let only_text = q.accounts.is_empty()
+        && q.providers.is_empty()
+        && q.kinds.is_empty()
+        && q.tiers.is_empty()
+        && q.read.is_none()
+        && q.since_ms.is_none()
+        && q.until_ms.is_none();
+    if let (Some(m), true) = (fts, only_text) {
+        // The index alone knows how many rows match: no join.
+        return Ok(sqlx::query_scalar("SELECT count(*) FROM (SELECT rowid FROM events_fts WHERE events_fts MATCH ? LIMIT ?)")
+            .bind(m)
+            .bind(TOTAL_CAP + 1)
+            .fetch_one(&store.pool)
+            .await?);
+    }
     let mut outer = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM (");
     push_select(&mut outer, q, fts, true);
     outer.push(" LIMIT ").push(TOTAL_CAP + 1).push(")");

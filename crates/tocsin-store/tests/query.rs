@@ -65,9 +65,13 @@ async fn words_find_events_with_marked_matches_newest_first() {
     let m = page.items[0].matches.as_ref().unwrap();
     assert_eq!(m.subject.as_deref(), Some(format!("{MATCH_START}Invoice{MATCH_END} 294 {MATCH_START}overdue{MATCH_END}").as_str()));
 
-    // Diacritics are folded, the last word is a prefix, the body is searched and
-    // snippets mark the words.
-    let page = store.query(&HistoryQuery { text: Some("cafe zo".into()), ..q() }).await.unwrap();
+    // Diacritics are folded, `zo*` is a prefix, the body is searched and snippets
+    // mark the words.
+    let page = store.query(&HistoryQuery { text: Some("cafe zo*".into()), ..q() }).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    // Without the star, words are whole words.
+    assert_eq!(store.query(&HistoryQuery { text: Some("cafe zo".into()), ..q() }).await.unwrap().total, Some(0));
+    let page = store.query(&HistoryQuery { text: Some("CAFÉ zoë".into()), ..q() }).await.unwrap();
     assert_eq!(page.items.len(), 1);
     let snippet = page.items[0].matches.as_ref().unwrap().snippet.clone().unwrap();
     assert!(snippet.contains(&format!("{MATCH_START}café{MATCH_END}")), "{snippet}");
@@ -114,6 +118,10 @@ async fn filters_combine_and_pages_follow() {
     assert_eq!(next.total, None);
     assert!(next.items.iter().all(|i| i.id < last));
     assert_eq!(next.items.len(), 7);
+
+    // Filters and words together (the count joins the table).
+    let page = store.query(&HistoryQuery { text: Some("invoice".into()), accounts: vec!["mail".into()], ..q() }).await.unwrap();
+    assert_eq!(page.total, Some(21), "even multiples of 7");
 
     // Paging works through a text search too.
     let text = HistoryQuery { text: Some("weekly".into()), limit: 100, ..q() };

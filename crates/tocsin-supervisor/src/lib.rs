@@ -396,8 +396,10 @@ async fn attempt_once(
     }
     let heartbeat = conn.adapter.heartbeat();
     let mut pings_sent: u64 = 0;
-    // Sleep detection: compare the wall clock with the monotonic clock every 5 s.
-    let mut wake_check = tokio::time::interval(Duration::from_secs(5));
+    // Sleep detection: compare the wall clock with the monotonic clock.
+    // Sleep detection and command expiry: every 5 s while a command waits for its
+    // answer, every 30 s otherwise (an idle connection wakes the CPU as little as it can).
+    let mut wake_check_at = Instant::now() + IDLE_WAKE_CHECK;
     let mut wall_then = now_ms();
     let mut mono_then = Instant::now();
     let mut pending: std::collections::HashMap<String, (oneshot::Sender<Result<(), String>>, Instant)> =
@@ -416,9 +418,15 @@ async fn attempt_once(
     let flooding = conn.rate_limit.flooding_note();
     let mut binary_warnings = LogLimiter::new(WARN_EVERY);
     let mut decode_warnings = LogLimiter::new(WARN_EVERY);
+    let mut flood_noted = false;
     loop {
         let now = Instant::now();
+        if flood_noted {
+            // Look again soon, so the note clears when the flood is over.
+            wake_check_at = wake_check_at.min(now + BUSY_WAKE_CHECK);
+        }
         if bucket.recovered(now) {
+            flood_noted = false;
             tracing::info!(account = %conn.account, "the flood is over: reading at full speed again");
             status.send_modify(|s| {
                 if s.last_error.as_deref() == Some(flooding.as_str()) {
@@ -428,6 +436,7 @@ async fn attempt_once(
         }
         let read_at = bucket.wait(now);
         if read_at.is_some() && bucket.became_throttled(now) {
+            flood_noted = true;
             tracing::warn!(account = %conn.account, per_sec = conn.rate_limit.per_sec, "{flooding}");
             status.send_modify(|s| s.last_error = Some(flooding.clone()));
         }
@@ -451,7 +460,8 @@ async fn attempt_once(
                 }
                 continue;
             }
-            _ = wake_check.tick() => {
+            _ = sleep_until(wake_check_at) => {
+                wake_check_at = Instant::now() + if pending.is_empty() { IDLE_WAKE_CHECK } else { BUSY_WAKE_CHECK };
                 let (wall_now, mono_now) = (now_ms(), Instant::now());
                 let asleep = slept(wall_now - wall_then, (mono_now - mono_then).as_millis() as i64);
                 (wall_then, mono_then) = (wall_now, mono_now);
@@ -501,7 +511,10 @@ async fn attempt_once(
                                     return up(format!("the connection broke: {e}"), None);
                                 }
                                 match request_id {
-                                    Some(r) => { pending.insert(r, (reply, Instant::now())); }
+                                    Some(r) => {
+                                        pending.insert(r, (reply, Instant::now()));
+                                        wake_check_at = wake_check_at.min(Instant::now() + BUSY_WAKE_CHECK);
+                                    }
                                     None => { let _ = reply.send(Ok(())); }
                                 }
                             }
@@ -783,6 +796,11 @@ async fn note_gap(
     }
     Ok(())
 }
+
+/// How often an idle connection checks for a wake from sleep.
+const IDLE_WAKE_CHECK: Duration = Duration::from_secs(30);
+/// How often it checks while commands wait for answers (their timeout is 10 s).
+const BUSY_WAKE_CHECK: Duration = Duration::from_secs(5);
 
 /// Whether the wall clock moved `wall_ms` while the monotonic clock moved only
 /// `mono_ms`: the machine was asleep (suspend stops the monotonic clock).
