@@ -1,6 +1,6 @@
 //! Batched history inserts with the full-text index: `Store::insert_batch` of 1024
 //! new events (the engine's largest batch) and of 1 event (what a quiet stream
-//! commits), into a WAL database on disk whose FTS5 index is kept by triggers. The
+//! commits), into a WAL database on disk with its FTS5 index (one INSERT … SELECT a batch). The
 //! database grows across iterations, as a real history does. Throughput in events/s.
 
 use std::time::{Duration, Instant};

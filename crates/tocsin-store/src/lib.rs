@@ -8,6 +8,8 @@
 //! Must not: decide urgency, talk to the network or notify anyone. It stores what it
 //! is given and says which events were new, so the caller notifies each event once.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -76,6 +78,88 @@ pub struct StoredEvent {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) pool: SqlitePool,
+    checkpoints: Arc<Checkpoints>,
+}
+
+/// WAL checkpoints, kept off the writer's path. SQLite's automatic checkpoint runs
+/// inside the COMMIT that crosses its threshold (1 000 pages by default), which made
+/// that one commit (and the alert waiting for it) 10 ms or more late, once every few
+/// hundred events (BENCHMARKS.md). Here, after every [`CHECKPOINT_AFTER_ROWS`] rows
+/// written, one `wal_checkpoint(PASSIVE)` runs on another connection while the
+/// writer goes on; once it has copied everything, the next write starts the WAL
+/// over. The automatic checkpoint stays as a backstop at [`WAL_BACKSTOP_PAGES`], for
+/// a flood that never leaves the background one time to catch up. Closing the last
+/// connection checkpoints what is left, as SQLite always does.
+#[derive(Debug, Default)]
+struct Checkpoints {
+    rows_since: AtomicU64,
+    running: AtomicBool,
+}
+
+/// Rows written between checkpoints (a row with its index entries is about one
+/// 4 KiB page, so about SQLite's default of 1 000 pages).
+const CHECKPOINT_AFTER_ROWS: u64 = 1_000;
+
+/// The automatic (in-commit) checkpoint's threshold: 40 MiB of WAL.
+const WAL_BACKSTOP_PAGES: u32 = 10_000;
+
+/// A batch inserted but not committed: see [`Store::stage`].
+pub struct Staged<'b> {
+    store: Store,
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    batch: &'b [NewEvent],
+    items: Vec<Option<HistoryItem>>,
+    /// The new rows' ids, lowest and highest.
+    range: Option<(i64, i64)>,
+}
+
+impl Staged<'_> {
+    /// The stored item for each new event of the batch, `None` for each duplicate.
+    pub fn items(&self) -> &[Option<HistoryItem>] {
+        &self.items
+    }
+
+    /// Indexes the new rows for search, advances the cursors and commits.
+    pub async fn commit(self) -> Result<Vec<Option<HistoryItem>>, StoreError> {
+        let Staged { store, mut tx, batch, items, range } = self;
+        // The new rows' full-text entries, in one statement (one FTS5 segment a batch).
+        // The batch holds the write lock, so every id in the range is one of its rows.
+        if let Some((lo, hi)) = range {
+            sqlx::query(
+                "INSERT INTO events_fts (rowid, subject, sender, body_text)
+                 SELECT id, subject, sender, body_text FROM events WHERE id BETWEEN ? AND ?",
+            )
+            .bind(lo)
+            .bind(hi)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Each account's cursor: its last event (in batch order) with a provider id.
+        let mut cursors: Vec<(&str, &str, i64)> = Vec::new();
+        for NewEvent { event: e, .. } in batch {
+            if let Some(cursor) = &e.provider_event_id {
+                match cursors.iter_mut().find(|(a, _, _)| *a == e.account) {
+                    Some(slot) => *slot = (&e.account, cursor, e.received_at_ms),
+                    None => cursors.push((&e.account, cursor, e.received_at_ms)),
+                }
+            }
+        }
+        for (account, cursor, at) in cursors {
+            sqlx::query(
+                "INSERT INTO cursors (account, last_event_id, updated_at_ms) VALUES (?,?,?)
+                 ON CONFLICT(account) DO UPDATE SET last_event_id = excluded.last_event_id,
+                                                    updated_at_ms = excluded.updated_at_ms",
+            )
+            .bind(account)
+            .bind(cursor)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        store.wrote(items.iter().flatten().count() as u64);
+        Ok(items)
+    }
 }
 
 const EXCERPT_CHARS: usize = 180;
@@ -109,14 +193,34 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // See `Checkpoints`.
+            .pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES.to_string());
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await
             .map_err(|e| open_err(e.to_string()))?;
         sqlx::migrate!("./migrations").run(&pool).await.map_err(|e| StoreError::Migrate(e.to_string()))?;
-        Ok(Store { pool })
+        Ok(Store { pool, checkpoints: Arc::default() })
+    }
+
+    /// Counts `rows` written; starts a background checkpoint when enough piled up
+    /// and none is running.
+    pub(crate) fn wrote(&self, rows: u64) {
+        let c = &self.checkpoints;
+        if c.rows_since.fetch_add(rows, Ordering::Relaxed) + rows < CHECKPOINT_AFTER_ROWS || c.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        c.rows_since.store(0, Ordering::Relaxed);
+        let (pool, c) = (self.pool.clone(), self.checkpoints.clone());
+        tokio::spawn(async move {
+            // PASSIVE: copies what no reader still needs; never waits for the writer.
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                tracing::debug!("history checkpoint: {e}");
+            }
+            c.running.store(false, Ordering::Release);
+        });
     }
 
     /// Stores `batch` in one transaction. Returns, in order, the stored item for each
@@ -128,6 +232,16 @@ impl Store {
     /// of [`INSERT_CHUNK`] rows (one round trip to SQLite per chunk, not per event),
     /// and each account's cursor is written once per batch.
     pub async fn insert_batch(&self, batch: &[NewEvent]) -> Result<Vec<Option<HistoryItem>>, StoreError> {
+        self.stage(batch).await?.commit().await
+    }
+
+    /// The first half of [`Store::insert_batch`]: the rows are inserted in a
+    /// transaction that is not committed yet, so which events are new, and their
+    /// ids, are known before any disk write. Nothing is visible to other
+    /// connections until [`Staged::commit`]; dropping the [`Staged`] rolls it back.
+    /// The engine raises alerts in between, so a slow commit (the disk busy with a
+    /// checkpoint) does not delay them.
+    pub async fn stage<'b>(&self, batch: &'b [NewEvent]) -> Result<Staged<'b>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let mut ids: std::collections::HashMap<&str, i64> = std::collections::HashMap::with_capacity(batch.len());
         for chunk in batch.chunks(INSERT_CHUNK) {
@@ -167,29 +281,7 @@ impl Store {
                 }
             }
         }
-        // Each account's cursor: its last event (in batch order) with a provider id.
-        let mut cursors: Vec<(&str, &str, i64)> = Vec::new();
-        for NewEvent { event: e, .. } in batch {
-            if let Some(cursor) = &e.provider_event_id {
-                match cursors.iter_mut().find(|(a, _, _)| *a == e.account) {
-                    Some(slot) => *slot = (&e.account, cursor, e.received_at_ms),
-                    None => cursors.push((&e.account, cursor, e.received_at_ms)),
-                }
-            }
-        }
-        for (account, cursor, at) in cursors {
-            sqlx::query(
-                "INSERT INTO cursors (account, last_event_id, updated_at_ms) VALUES (?,?,?)
-                 ON CONFLICT(account) DO UPDATE SET last_event_id = excluded.last_event_id,
-                                                    updated_at_ms = excluded.updated_at_ms",
-            )
-            .bind(account)
-            .bind(cursor)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        let range = ids.values().min().copied().zip(ids.values().max().copied());
         // The first event with a key owns the new row; later ones in the batch are duplicates.
         let mut out = Vec::with_capacity(batch.len());
         for NewEvent { event: e, tier } in batch {
@@ -212,9 +304,8 @@ impl Store {
                 matches: None,
             }));
         }
-        Ok(out)
+        Ok(Staged { store: self.clone(), tx, batch, items: out, range })
     }
-
     /// Up to `limit` events, newest first, older than `before_id` when given.
     pub async fn list(&self, limit: u32, before_id: Option<i64>) -> Result<Vec<HistoryItem>, StoreError> {
         let rows = sqlx::query(concat!("SELECT ", item_columns!(), " FROM events WHERE id < ? ORDER BY id DESC LIMIT ?"))
@@ -443,6 +534,61 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(hits, 1);
+    }
+
+    #[tokio::test]
+    async fn the_full_text_index_holds_exactly_the_new_rows_of_each_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("history.db")).await.unwrap();
+        // Batches with duplicates inside, across batches and at the ends, over several chunks.
+        let first: Vec<NewEvent> = (0..150).map(|i| event(&format!("a{i}"), &format!("alpha{i}"))).collect();
+        let mut second: Vec<NewEvent> = (140..300).map(|i| event(&format!("a{i}"), &format!("alpha{i}"))).collect();
+        second.push(event("a0", "alpha0 again"));
+        assert_eq!(store.insert_batch(&first).await.unwrap().iter().flatten().count(), 150);
+        assert_eq!(store.insert_batch(&second).await.unwrap().iter().flatten().count(), 150);
+        assert_eq!(store.insert_batch(&[]).await.unwrap().len(), 0);
+        let indexed: i64 = sqlx::query_scalar("SELECT count(*) FROM events_fts").fetch_one(&store.pool).await.unwrap();
+        assert_eq!(indexed, 300);
+        // FTS5 checks every index entry against the rows it was made from.
+        sqlx::query("INSERT INTO events_fts (events_fts, rank) VALUES ('integrity-check', 1)").execute(&store.pool).await.unwrap();
+        for word in ["alpha0", "alpha149", "alpha150", "alpha299"] {
+            let hits: i64 = sqlx::query_scalar("SELECT count(*) FROM events_fts WHERE events_fts MATCH ?")
+                .bind(word)
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+            assert_eq!(hits, 1, "{word}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_is_checkpointed_in_the_background_and_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        let store = Store::open(&path).await.unwrap();
+        let wal = || std::fs::metadata(path.with_extension("db-wal")).map(|m| m.len()).unwrap_or(0);
+        let batch = |from: usize, n: usize| -> Vec<NewEvent> { (from..from + n).map(|i| event(&format!("w{i}"), "wal")).collect() };
+        // Below the threshold: nothing starts.
+        store.insert_batch(&batch(0, 500)).await.unwrap();
+        assert!(!store.checkpoints.running.load(Ordering::Acquire));
+        assert_eq!(store.checkpoints.rows_since.load(Ordering::Relaxed), 500);
+        // Crossing it starts one; wait for it to finish.
+        store.insert_batch(&batch(500, 700)).await.unwrap();
+        assert_eq!(store.checkpoints.rows_since.load(Ordering::Relaxed), 0);
+        for _ in 0..500 {
+            if !store.checkpoints.running.load(Ordering::Acquire) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(!store.checkpoints.running.load(Ordering::Acquire), "the checkpoint never finished");
+        let before = wal();
+        assert!(before > 100 * 4096, "{before} bytes of WAL");
+        // Everything was copied, so the next write goes to the start of the WAL
+        // instead of growing it (without the checkpoint, it grows).
+        store.insert_batch(&batch(1200, 10)).await.unwrap();
+        assert_eq!(wal(), before);
+        assert_eq!(store.count().await.unwrap(), 1210);
     }
 
     #[tokio::test]

@@ -74,6 +74,7 @@ impl Store {
             // `condition` is one of this file's own constants, never input.
             let n = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(value).bind(BATCH).execute(&self.pool).await?.rows_affected();
             deleted += n;
+            self.wrote(n);
             if n < BATCH as u64 {
                 return Ok(deleted);
             }
