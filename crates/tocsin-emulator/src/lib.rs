@@ -36,6 +36,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use axum::serve::ListenerExt;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -177,6 +178,11 @@ impl Emulator {
         let mut tasks = Vec::new();
         let shutdown = cancel.clone();
         tasks.push(tokio::spawn(async move {
+            // Nagle off, as a real push service has it: each frame leaves at once instead
+            // of waiting (up to the client's 40 ms delayed ACK) behind the previous one.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let served = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
             if let Err(e) = served {
                 tracing::warn!("emulator server stopped: {e}");

@@ -146,6 +146,7 @@ impl From<&AccountInput> for AccountConfig {
                 max_attempts: a.backoff.max_attempts,
                 stable_after_ms: a.backoff.stable_after_ms,
             },
+            max_events_per_sec: None,
         }
     }
 }
@@ -209,7 +210,8 @@ pub fn save_account(config_dir: &Path, account: &AccountInput, original: Option<
         }
         Some(name) => {
             let slot = config.accounts.iter_mut().find(|a| a.name == name).ok_or_else(|| EditError::NotFound(name.to_owned()))?;
-            *slot = new;
+            // What the window does not edit stays as the file has it.
+            *slot = AccountConfig { max_events_per_sec: slot.max_events_per_sec, ..new };
         }
     }
     config.validate().map_err(invalid)?;

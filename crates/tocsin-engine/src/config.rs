@@ -59,6 +59,11 @@ pub struct AccountConfig {
     pub topics: Vec<String>,
     #[serde(default)]
     pub backoff: BackoffConfig,
+    /// The most events per second read from this account's socket (a guard against a
+    /// runaway server; reading pauses, nothing is dropped). Absent = the default,
+    /// [`tocsin_supervisor::RateLimit::default`]; 0 = no limit. Config file only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_events_per_sec: Option<u32>,
 }
 
 fn default_auth() -> AuthMode {
@@ -102,6 +107,14 @@ impl BackoffConfig {
 impl AccountConfig {
     pub fn provider(&self) -> Provider {
         Provider::parse(&self.provider).expect("validated")
+    }
+    /// The socket's rate limit: `max_events_per_sec` with a burst of twice that,
+    /// or the default.
+    pub fn rate_limit(&self) -> tocsin_supervisor::RateLimit {
+        match self.max_events_per_sec {
+            None => tocsin_supervisor::RateLimit::default(),
+            Some(n) => tocsin_supervisor::RateLimit { per_sec: n, burst: n.saturating_mul(2) },
+        }
     }
     /// A topic-platform account reading the NATS bus directly (`nats://` or `tls://`).
     pub fn is_direct_nats(&self) -> bool {

@@ -594,6 +594,6 @@ pub(crate) fn connection_with(
         outgoing,
         rest_base: account.endpoint().rest_base(),
         ca_file: account.ca_file.as_ref().map(PathBuf::from),
-        rate_limit: tocsin_supervisor::RateLimit::default(),
+        rate_limit: account.rate_limit(),
     })
 }

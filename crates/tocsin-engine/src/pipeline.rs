@@ -1,7 +1,16 @@
-//! The event pipeline after the sockets: batch → classify → commit → publish →
-//! notify. An event is committed to the history before anything else sees it, and
-//! only events that were new (not duplicates) are published and notified, so an
-//! event never raises two notifications.
+//! The event pipeline after the sockets: batch → classify → insert → alert →
+//! commit → publish. A batch's rows are inserted first, in a transaction (that
+//! says which events are new and gives their ids, with no disk write); their alerts
+//! go to the attention policy at once; then the transaction commits, and only then
+//! do the window, the tray and the provider's acks see the events. So an alert
+//! never waits for the disk (a commit can take tens of ms while a checkpoint
+//! syncs; BENCHMARKS.md), and only new events (not duplicates) alert or publish,
+//! so an event never raises two notifications.
+//!
+//! A commit that fails (a full or read-only disk) is retried with the events held
+//! in memory; alerts already raised are not raised again. The retry gives the rows
+//! the same ids (nothing else inserts events), so the alerts' actions still find
+//! them once the commit succeeds.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -12,7 +21,7 @@ use tokio::task::JoinHandle;
 use tocsin_model::{Event, HistoryItem, Tier};
 use tocsin_store::{NewEvent, Store};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tocsin_supervisor::Outgoing;
 
@@ -56,7 +65,7 @@ async fn writer(
                 NewEvent { event, tier: decision.tier }
             })
             .collect();
-        let stored = commit(&store, &shared, &batch).await;
+        let stored = commit(&store, &shared, &batch, &notify, &alerts).await;
         // Committed (new or duplicate): now the provider may forget them.
         for e in &batch {
             if let (Some(token), Some(tx)) = (&e.event.ack, ackers.get(&e.event.account)) {
@@ -64,29 +73,53 @@ async fn writer(
                 let _ = tx.try_send(Outgoing::Ack(token.clone()));
             }
         }
-        for (item, new) in stored.into_iter().zip(&batch).filter_map(|(i, n)| i.map(|i| (i, n))) {
+        for item in stored.into_iter().flatten() {
             if item.tier == Tier::Urgent {
                 shared.unread_urgent.fetch_add(1, Ordering::SeqCst);
                 shared.touch();
             }
-            let (wanted, sound) = notify.get(&new.event.dedupe_key).cloned().unwrap_or((false, None));
-            let alert = wanted.then(|| Alert { sound, ..alert_for(&item) });
-            let inbox = item.inbox.clone();
             let _ = shared.updates.send(Update::Stored(item));
-            if let Some(alert) = alert {
-                // Quiet hours, pause and bursts are the attention policy's call.
-                let _ = alerts.send((alert, inbox)).await;
-            }
         }
     }
 }
 
-/// Commits `batch`, retrying until it succeeds: a full or read-only disk holds the
-/// events in memory (and the queue pushes back on the sockets) rather than losing them.
-async fn commit(store: &Store, shared: &Shared, batch: &[NewEvent]) -> Vec<Option<HistoryItem>> {
+/// Inserts `batch`, hands the alerts of its new events to the attention policy,
+/// and commits, retrying until the commit succeeds: a full or read-only disk holds
+/// the events in memory (and the queue pushes back on the sockets) rather than
+/// losing them.
+async fn commit(
+    store: &Store,
+    shared: &Shared,
+    batch: &[NewEvent],
+    notify: &HashMap<String, (bool, Option<String>)>,
+    alerts: &mpsc::Sender<(Alert, Option<String>)>,
+) -> Vec<Option<HistoryItem>> {
+    let mut alerted: HashSet<&str> = HashSet::new();
     let mut delay = Duration::from_millis(100);
     loop {
-        match store.insert_batch(batch).await {
+        // Alerts the policy's queue has no room for yet wait for the commit, so the
+        // write transaction is never held open on a full queue.
+        let mut later = Vec::new();
+        let result = async {
+            let staged = store.stage(batch).await?;
+            for (item, new) in staged.items().iter().zip(batch) {
+                let Some(item) = item else { continue };
+                let (wanted, sound) = notify.get(&new.event.dedupe_key).cloned().unwrap_or((false, None));
+                if wanted && alerted.insert(new.event.dedupe_key.as_str()) {
+                    let alert = (Alert { sound, ..alert_for(item) }, item.inbox.clone());
+                    if let Err(mpsc::error::TrySendError::Full(alert)) = alerts.try_send(alert) {
+                        later.push(alert);
+                    }
+                }
+            }
+            staged.commit().await
+        }
+        .await;
+        for alert in later {
+            // Quiet hours, pause and bursts are the attention policy's call.
+            let _ = alerts.send(alert).await;
+        }
+        match result {
             Ok(out) => {
                 if shared.store_error.lock().unwrap().take().is_some() {
                     tracing::info!("the history is writable again");

@@ -409,3 +409,41 @@ async fn search_detail_unread_and_notifications_switch_through_the_engine() {
     assert_eq!(engine.retention().await, r);
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_history_keeps_events_in_memory_says_so_and_alerts_once_it_is_writable() {
+    use sqlx::ConnectOptions;
+    let (emu, options, dir) = setup("locked").await;
+    let recorder = Arc::new(Recorder::default());
+    let engine = Engine::start(options, recorder.clone()).await.unwrap();
+    wait_until(|| engine.snapshot().accounts[0].state == ConnState::Subscribed).await;
+    emu.daimon().publish(mail("k0", "before the lock", &[]));
+    wait_until(|| engine.snapshot().accounts[0].events_received == 1).await;
+
+    // Another program takes the history's write lock and keeps it past the busy timeout.
+    let mut other = sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("history.db")).connect().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut other).await.unwrap();
+    emu.daimon().publish(mail("k1", "[URGENT] while the history is locked", &[]));
+    emu.daimon().publish(mail("k2", "also while locked", &[]));
+    wait_until(|| engine.snapshot().accounts[0].events_received == 3).await;
+    wait_until(|| engine.snapshot().store_error.is_some()).await;
+    let problem = engine.snapshot().store_error.unwrap();
+    assert!(problem.contains("locked"), "{problem}");
+    // Alerts are raised for events in the history, not before.
+    assert_eq!(recorder.0.lock().unwrap().len(), 0);
+
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    drop(other);
+    wait_until(|| engine.snapshot().store_error.is_none()).await;
+    wait_until(|| recorder.0.lock().unwrap().len() == 1).await;
+    let items = engine.history(10, None).await.unwrap();
+    let subjects: Vec<_> = items.iter().map(|i| i.subject.clone().unwrap()).collect();
+    assert_eq!(subjects, ["also while locked", "[URGENT] while the history is locked", "before the lock"]);
+    let alert = recorder.0.lock().unwrap()[0].clone();
+    assert_eq!(alert.event_id, items[1].id, "the alert opens the stored event");
+    // Retried, but alerted once.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(recorder.0.lock().unwrap().len(), 1);
+    engine.shutdown().await;
+    emu.shutdown().await;
+}

@@ -138,12 +138,7 @@ pub async fn run(
             Ok(set) => break set,
             Err(reason) => {
                 tracing::warn!(account = %conn.account, "connection stopped: {reason}");
-                status.send_modify(|s| {
-                    s.last_error = Some(reason.clone());
-                    s.state = ConnState::Closed { reason, fatal: true };
-                });
-                if !wait_for_reconnect(&mut conn, &shutdown).await {
-                    set_state(&status, ConnState::Closed { reason: "stopped".into(), fatal: false });
+                if !stop_until_reconnect(&mut conn, &status, &shutdown, reason).await {
                     return;
                 }
             }
@@ -164,13 +159,8 @@ pub async fn run(
             }
             Ended::Fatal(reason) => {
                 tracing::warn!(account = %conn.account, "connection stopped: {reason}");
-                status.send_modify(|s| {
-                    s.last_error = Some(reason.clone());
-                    s.state = ConnState::Closed { reason, fatal: true };
-                });
                 // Stopped until the user asks again (after fixing the key, say).
-                if !wait_for_reconnect(&mut conn, &shutdown).await {
-                    set_state(&status, ConnState::Closed { reason: "stopped".into(), fatal: false });
+                if !stop_until_reconnect(&mut conn, &status, &shutdown, reason).await {
                     return;
                 }
                 attempt = 0;
@@ -192,12 +182,7 @@ pub async fn run(
         attempt += 1;
         if conn.backoff.max_attempts != 0 && attempt > conn.backoff.max_attempts {
             let reason = format!("gave up after {} attempts: {reason}", conn.backoff.max_attempts);
-            status.send_modify(|s| {
-                s.last_error = Some(reason.clone());
-                s.state = ConnState::Closed { reason, fatal: true };
-            });
-            if !wait_for_reconnect(&mut conn, &shutdown).await {
-                set_state(&status, ConnState::Closed { reason: "stopped".into(), fatal: false });
+            if !stop_until_reconnect(&mut conn, &status, &shutdown, reason).await {
                 return;
             }
             attempt = 0;
@@ -245,6 +230,25 @@ pub async fn run(
 }
 
 /// Waits, while stopped, for the user to ask for a reconnect; `false` on shutdown.
+/// Shows the account as stopped for `reason` and waits for the user's Reconnect:
+/// `true` then, `false` (with the state "stopped") when shutting down instead.
+async fn stop_until_reconnect(
+    conn: &mut Connection,
+    status: &watch::Sender<AccountStatus>,
+    shutdown: &CancellationToken,
+    reason: String,
+) -> bool {
+    status.send_modify(|s| {
+        s.last_error = Some(reason.clone());
+        s.state = ConnState::Closed { reason, fatal: true };
+    });
+    if wait_for_reconnect(conn, shutdown).await {
+        return true;
+    }
+    set_state(status, ConnState::Closed { reason: "stopped".into(), fatal: false });
+    false
+}
+
 async fn wait_for_reconnect(conn: &mut Connection, shutdown: &CancellationToken) -> bool {
     loop {
         tokio::select! {
@@ -342,7 +346,9 @@ async fn attempt_once(
         .max_message_size(Some(conn.max_frame_bytes))
         .max_frame_size(Some(conn.max_frame_bytes));
     let connector = Connector::Rustls(tls.clone());
-    let connecting = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), false, Some(connector));
+    // Nagle off: a frame is small and the next one may not come for a while, so
+    // holding it back for an ACK (up to the peer's 40 ms delayed ACK) is pure delay.
+    let connecting = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, Some(connector));
     let connected = tokio::select! {
         _ = shutdown.cancelled() => return Ended::Shutdown,
         r = timeout(conn.connect_timeout, connecting) => r,
