@@ -12,9 +12,11 @@
 #   2. cargo build --release: the tocsin binary and the bench crate's binaries
 #   3. cargo bench -p tocsin-bench: criterion (decode, rules, store, search); the
 #      search bench builds its 1 000 000-event history once into target/bench-data/
-#   4. the end-to-end harness (target/release/e2e) under Xvfb and a session bus
+#   4. bench/baseline/sqlite_ceiling.py: SQLite alone with the history's schema and
+#      statements (the ceiling for the ingest figure), when ingest is measured
+#   5. the end-to-end harness (target/release/e2e) under Xvfb and a session bus
 #      (the GUI part needs a display; the rest uses private buses of its own)
-#   5. target/release/report: the table, also written to artifacts/bench/figures.md
+#   6. target/release/report: the table, also written to artifacts/bench/figures.md
 #
 # Results: artifacts/bench/*.json (TOCSIN_BENCH_OUT), criterion's in target/criterion.
 # Benchmarks are not tests: nothing here fails on a slow figure.
@@ -25,12 +27,14 @@ cd "$ROOT"
 started=$(date +%s)
 
 criterion=1
+quick=0
+parts=""
 e2e_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --quick) e2e_args+=(--quick) ;;
+        --quick) e2e_args+=(--quick); quick=1 ;;
         --no-criterion) criterion=0 ;;
-        --parts) e2e_args+=(--parts "$2"); shift ;;
+        --parts) e2e_args+=(--parts "$2"); parts="$2"; shift ;;
         *) echo "usage: scripts/bench.sh [--quick] [--no-criterion] [--parts LIST]" >&2; exit 2 ;;
     esac
     shift
@@ -62,6 +66,11 @@ mkdir -p "$TOCSIN_BENCH_OUT"
 if [ "$criterion" = 1 ]; then
     say "cargo bench -p tocsin-bench (criterion)"
     cargo bench -p tocsin-bench 2>&1 | tee "$TOCSIN_BENCH_OUT/criterion.log"
+fi
+
+if [ -z "$parts" ] || [[ ",$parts," == *,ingest,* ]]; then
+    say "SQLite's own ceiling for the history schema (bench/baseline/sqlite_ceiling.py)"
+    python3 bench/baseline/sqlite_ceiling.py "$TOCSIN_BENCH_OUT/sqlite-ceiling.json" "$([ "$quick" = 1 ] && echo 30000 || echo 100000)"
 fi
 
 say "end-to-end harness under xvfb-run + dbus-run-session"

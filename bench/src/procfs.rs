@@ -29,6 +29,36 @@ fn field_kib(text: &str, name: &str) -> Option<u64> {
     text.lines().find(|l| l.starts_with(name))?.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Where `pid`'s PSS is, in KiB: summed per mapped file (by file name) and per
+/// kind of anonymous memory (`[heap]`, `[stack]`, `[anon]`), largest first, from
+/// `/proc/<pid>/smaps`: the profile behind a memory figure.
+pub fn pss_by_mapping(pid: u32) -> Vec<(String, u64)> {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/smaps")) else { return Vec::new() };
+    let mut sums: HashMap<String, u64> = HashMap::new();
+    let mut current = String::from("[anon]");
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(first) = fields.next() else { continue };
+        if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            // A mapping header: range perms offset dev inode [path].
+            let path = fields.nth(4).unwrap_or("");
+            current = if path.is_empty() {
+                "[anon]".into()
+            } else if path.starts_with('[') {
+                path.to_owned()
+            } else {
+                path.rsplit('/').next().unwrap_or(path).to_owned()
+            };
+        } else if first == "Pss:" {
+            let kib: u64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            *sums.entry(current.clone()).or_default() += kib;
+        }
+    }
+    let mut out: Vec<(String, u64)> = sums.into_iter().filter(|(_, k)| *k > 0).collect();
+    out.sort_by_key(|(_, kib)| std::cmp::Reverse(*kib));
+    out
+}
+
 /// The command name (`comm`) of `pid`.
 pub fn comm(pid: u32) -> Option<String> {
     std::fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim().to_owned())

@@ -273,6 +273,12 @@ fn floor(opts: &Opts, emu: &Emulator) -> anyhow::Result<Baseline> {
     Baseline::spawn(&opts.floor, &[&url, KEY], &[])
 }
 
+/// The floor that also sends one `Notify` per urgent frame on `bus`.
+fn floor_notify(opts: &Opts, emu: &Emulator, bus: &PrivateBus) -> anyhow::Result<Baseline> {
+    let url = emu.agentmail_url();
+    Baseline::spawn(&opts.floor, &[&url, KEY, "--notify"], &[("DBUS_SESSION_BUS_ADDRESS", bus.address())])
+}
+
 fn python(opts: &Opts, emu: &Emulator, bus: &PrivateBus) -> anyhow::Result<Baseline> {
     let base = emu.http_base();
     let script = opts.script.display().to_string();
@@ -470,6 +476,18 @@ async fn wait_count(recorder: &LatencyRecorder, n: u64, quiet: Duration) {
     }
 }
 
+/// The app process's PSS split into anonymous and file-backed memory, and its 15
+/// largest mappings (`procfs::pss_by_mapping`), in KiB.
+fn memory_profile(pid: u32) -> Value {
+    let top: Vec<Value> = procfs::pss_by_mapping(pid).into_iter().take(15).map(|(name, kib)| json!({"mapping": name, "pss_kib": kib})).collect();
+    json!({
+        "pss_anon_kib": procfs::rollup_kib(pid, "Pss_Anon:"),
+        "pss_file_kib": procfs::rollup_kib(pid, "Pss_File:"),
+        "threads": procfs::threads(pid),
+        "top": top,
+    })
+}
+
 async fn latency(opts: &Opts) -> anyhow::Result<Value> {
     let plan = if opts.quick {
         Plan { events: 5_000, rate: 400.0, urgent_every: 5 }
@@ -539,6 +557,33 @@ async fn latency(opts: &Opts) -> anyhow::Result<Value> {
         let cpu = cpu0.zip(cpu1).map(|(a, b)| a.rates(&b).1);
         out.insert("floor".into(), json!({"sent": plan.events, "sent_urgent": urgent, "received": all.len(), "cpu_percent": cpu, "ms": stats(&mut all)}));
         eprintln!("floor: {}", out["floor"]);
+        f.stop().await;
+    }
+
+    // --- Floor + Notify
+    {
+        let before = subscribes(&hub);
+        let f = floor_notify(opts, &emu, &bus)?;
+        wait_subscribes(&hub, before + 1, Duration::from_secs(20)).await?;
+        let (wf, wu) = latency_frames(&warm, "warm", 1);
+        publish_paced(hub.clone(), wf, warm.rate, end_frame("warm_end")).join().unwrap();
+        f.wait_done(1, Duration::from_secs(30)).await?;
+        wait_count(&recorder, wu as u64, Duration::from_secs(3)).await;
+        recorder.take();
+        let (frames, urgent) = latency_frames(&plan, "fntf", 2);
+        let cpu0 = Sample::take(f.pid());
+        publish_paced(hub.clone(), frames, plan.rate, end_frame("fntf_end")).join().unwrap();
+        f.wait_done(2, Duration::from_secs(30)).await?;
+        wait_count(&recorder, urgent as u64, Duration::from_secs(5)).await;
+        let cpu1 = Sample::take(f.pid());
+        let arrivals = recorder.take();
+        let (mut lat, other) = arrival_latencies(&arrivals, "fntf");
+        let cpu = cpu0.zip(cpu1).map(|(a, b)| a.rates(&b).1);
+        out.insert(
+            "floor_notify".into(),
+            json!({"sent_urgent": urgent, "notified": lat.len(), "other_notifications": other, "cpu_percent": cpu, "ms": stats(&mut lat)}),
+        );
+        eprintln!("floor_notify: {}", out["floor_notify"]);
         f.stop().await;
     }
 
@@ -627,6 +672,11 @@ async fn ingest(opts: &Opts) -> anyhow::Result<Value> {
     {
         let before = subscribes(&hub);
         let dir = Tocsin::prepare(opts, &emu, false, None, true)?;
+        // Capacity, so the account's rate limit (2 000 events/s by default, which keeps
+        // one flooding account from delaying the others' alerts) is off.
+        let cfg = dir.path().join("config/config.toml");
+        let text = std::fs::read_to_string(&cfg)?;
+        std::fs::write(&cfg, text.replacen("name = \"bench\"\n", "name = \"bench\"\nmax_events_per_sec = 0\n", 1))?;
         let app = Tocsin::spawn(opts, dir, &bus, &[]);
         wait_subscribes(&hub, before + 1, Duration::from_secs(20)).await?;
         let connections_before = hub.total_connections();
@@ -813,7 +863,9 @@ async fn gui(opts: &Opts) -> anyhow::Result<Value> {
             &[("DBUS_SESSION_BUS_ADDRESS", bus.address()), ("TOCSIN_CONFIG_DIR", &cfg), ("TOCSIN_DATA_DIR", &data)],
         );
         let (total, each) = pss_settled(app.pid(), Duration::from_secs(8)).await;
-        out.insert("tray_only".into(), pss_json(total, &each));
+        let mut tray = pss_json(total, &each);
+        tray["app_profile"] = memory_profile(app.pid());
+        out.insert("tray_only".into(), tray);
         let _ = app.stop("TERM", Duration::from_secs(20)).await;
     }
 
@@ -844,6 +896,7 @@ async fn gui(opts: &Opts) -> anyhow::Result<Value> {
     closed["windows_asked_to_close"] = json!(asked);
     closed["webkit_still_running"] = json!(webkit_left);
     closed["app_running"] = json!(app.running());
+    closed["app_profile"] = memory_profile(pid);
     out.insert("window_closed".into(), closed);
     eprintln!("{}", serde_json::to_string_pretty(&out)?);
     let _ = app.stop("TERM", Duration::from_secs(20)).await;

@@ -85,6 +85,7 @@ fn main() {
     let load = |name: &str| read(&out_dir.join(format!("{name}.json"))).unwrap_or(Value::Null);
     let (machine, search, lat, ing, start, idle, gui) =
         (load("e2e-machine"), load("search"), load("e2e-latency"), load("e2e-ingest"), load("e2e-startup"), load("e2e-idle"), load("e2e-gui"));
+    let ceiling = load("sqlite-ceiling");
 
     let mut md = String::new();
     md.push_str(&format!(
@@ -160,6 +161,14 @@ fn main() {
             ratio(a, c)
         ));
     }
+    let fnt = &lat["floor_notify"];
+    md.push_str(&format!(
+        "| &nbsp;&nbsp;floor + one D-Bus `Notify` per urgent frame: p50 / p99 / max (ms) | | {} / {} / {} | | Tocsin p99 ÷ this p99: {} | | | |\n",
+        num(f(&fnt["ms"]["p50"]), 3),
+        num(f(&fnt["ms"]["p99"]), 3),
+        num(f(&fnt["ms"]["max"]), 3),
+        ratio(f(&t["ms"]["p99"]), f(&fnt["ms"]["p99"]))
+    ));
     md.push_str(&format!(
         "| &nbsp;&nbsp;notifications received / urgent sent | {} / {} | {} / {} frames | {} / {} | | | | |\n",
         num(f(&t["notified"]), 0),
@@ -202,6 +211,15 @@ fn main() {
         num(f(&fi["received"]), 0),
         num(f(&pi["published"]), 0),
         num(f(&pi["received"]), 0)
+    ));
+    let full = f(&ceiling["events_per_s"]["full"]);
+    md.push_str(&format!(
+        "| &nbsp;&nbsp;SQLite alone, same schema and statements (Python sqlite3 {}): full / no FTS / FTS only (events/s) | {} / {} / {} | | | Tocsin ÷ SQLite alone: {} | | | |\n",
+        ceiling["sqlite_version"].as_str().unwrap_or("?"),
+        num(full, 0),
+        num(f(&ceiling["events_per_s"]["no_fts"]), 0),
+        num(f(&ceiling["events_per_s"]["fts_only"]), 0),
+        ratio(a, full)
     ));
     let per100k = |v: &Value| f(&v["cpu_seconds"]).zip(f(&v["published"])).map(|(c, n)| c / n * 100_000.0);
     md.push_str(&format!(
