@@ -509,34 +509,43 @@ async fn latency(opts: &Opts) -> anyhow::Result<Value> {
         )),
     );
 
-    // --- Tocsin
-    {
+    // --- Tocsin: the history on this machine's disk (as users run it), then on
+    // tmpfs (RAM), which separates what the disk costs from what the app does.
+    for (key, tag) in [("tocsin", "tcsn"), ("tocsin_tmpfs", "tmpf")] {
+        let base = if key == "tocsin" { std::env::temp_dir() } else { PathBuf::from("/dev/shm") };
+        if !base.is_dir() {
+            continue;
+        }
         let before = subscribes(&hub);
-        let dir = Tocsin::prepare(opts, &emu, false, None, true)?;
+        let dir = Tocsin::prepare(opts, &emu, false, Some(tempfile::Builder::new().prefix("tocsin-bench-app-").tempdir_in(&base)?), true)?;
         let app = Tocsin::spawn(opts, dir, &bus, &[]);
         wait_subscribes(&hub, before + 1, Duration::from_secs(20)).await?;
         let (wf, wu) = latency_frames(&warm, "warm", 1);
         publish_paced(hub.clone(), wf, warm.rate, end_frame("warm_end")).join().unwrap();
         wait_count(&recorder, wu as u64, Duration::from_secs(3)).await;
         recorder.take();
-        let (frames, urgent) = latency_frames(&plan, "tcsn", 2);
+        let (frames, urgent) = latency_frames(&plan, tag, 2);
         let cpu0 = Sample::take(app.app.pid());
-        let elapsed = publish_paced(hub.clone(), frames, plan.rate, end_frame("tcsn_end")).join().unwrap();
+        let elapsed = publish_paced(hub.clone(), frames, plan.rate, end_frame(&format!("{tag}_end"))).join().unwrap();
         wait_count(&recorder, urgent as u64, Duration::from_secs(10)).await;
         let cpu1 = Sample::take(app.app.pid());
         let arrivals = recorder.take();
-        let (mut lat, other) = arrival_latencies(&arrivals, "tcsn");
+        let (mut lat, other) = arrival_latencies(&arrivals, tag);
         let db = open_db(&app.data_dir().join("history.db")).await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE dedupe_key LIKE '%tcsn%'").fetch_one(&db).await?;
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE dedupe_key LIKE ?")
+            .bind(format!("%{tag}%"))
+            .fetch_one(&db)
+            .await?;
         db.close().await;
         let cpu = cpu0.zip(cpu1).map(|(a, b)| a.rates(&b).1);
         out.insert(
-            "tocsin".into(),
+            key.into(),
             json!({"sent_urgent": urgent, "notified": lat.len(), "other_notifications": other, "sent": plan.events,
-                   "stored": stored, "publish_seconds": elapsed.as_secs_f64(), "cpu_percent": cpu, "ms": stats(&mut lat)}),
+                   "stored": stored, "publish_seconds": elapsed.as_secs_f64(), "cpu_percent": cpu, "ms": stats(&mut lat),
+                   "history_dir": base.display().to_string()}),
         );
-        eprintln!("tocsin: {}", out["tocsin"]);
+        eprintln!("{key}: {}", out[key]);
         app.stop().await;
     }
 

@@ -161,6 +161,16 @@ fn main() {
             ratio(a, c)
         ));
     }
+    let tt = &lat["tocsin_tmpfs"];
+    md.push_str(&format!(
+        "| &nbsp;&nbsp;Tocsin with its history on tmpfs (RAM, no disk): p50 / p99 / max (ms) | {} / {} / {} | | | p99: {} | p99: {} | p99 ≤ 2 ms | {} |\n",
+        num(f(&tt["ms"]["p50"]), 3),
+        num(f(&tt["ms"]["p99"]), 3),
+        num(f(&tt["ms"]["max"]), 3),
+        ratio(f(&tt["ms"]["p99"]), f(&fl["ms"]["p99"])),
+        ratio(f(&tt["ms"]["p99"]), f(&py["ms"]["p99"])),
+        verdict(f(&tt["ms"]["p99"]), 2.0, true)
+    ));
     let fnt = &lat["floor_notify"];
     md.push_str(&format!(
         "| &nbsp;&nbsp;floor + one D-Bus `Notify` per urgent frame: p50 / p99 / max (ms) | | {} / {} / {} | | Tocsin p99 ÷ this p99: {} | | | |\n",
