@@ -110,22 +110,30 @@ fn main() {
     md.push_str(&format!("| rules: built-in defaults | {} events/s | | |\n", num(per_s("rules/defaults"), 0)));
     md.push_str(&format!("| history insert, batches of 1024, FTS5 | {} events/s | | |\n", num(per_s("store/insert_batch/1024"), 0)));
     md.push_str(&format!("| history insert, 1 event a transaction | {} events/s | | |\n", num(per_s("store/insert_batch/1"), 0)));
-    let sp50 = f(&search["ms"]["p50"]);
-    let sp95 = f(&search["ms"]["p95"]);
+    let q = &search["store_query_ms"];
     md.push_str(&format!(
-        "| search, {} events, newest 50 matches: p50 / p95 / max | {} / {} / {} ms | p95 ≤ 20 ms | {} |\n",
+        "| search, {} events, `Store::query` (what the window runs): p50 / p95 / max over the 7 kinds | {} / {} / {} ms | p95 ≤ 20 ms | {} |\n",
         num(f(&search["events"]), 0),
-        num(sp50, 2),
-        num(sp95, 2),
-        num(f(&search["ms"]["max"]), 2),
-        verdict(sp95, 20.0, true)
+        num(f(&q["p50"]), 2),
+        num(f(&q["p95"]), 2),
+        num(f(&q["max"]), 2),
+        verdict(f(&q["p95"]), 20.0, true)
+    ));
+    md.push_str(&format!(
+        "| search, newest 50 matches by raw SQL (no highlight, no total): p50 / p95 / max | {} / {} / {} ms | | |\n",
+        num(f(&search["ms"]["p50"]), 2),
+        num(f(&search["ms"]["p95"]), 2),
+        num(f(&search["ms"]["max"]), 2)
     ));
     if let Some(per) = search["per_query"].as_object() {
         for (k, v) in per {
+            let w = &search["store_query_per_kind"][k.as_str()];
             md.push_str(&format!(
-                "| &nbsp;&nbsp;search `{}` ({} matches): p50 / p95 | {} / {} ms | | |\n",
+                "| &nbsp;&nbsp;search `{}` ({} matches): `Store::query` p50 / p95; raw SQL p50 / p95 | {} / {} ms; {} / {} ms | | |\n",
                 v["query"].as_str().unwrap_or(k),
                 num(f(&v["matches"]), 0),
+                num(f(&w["p50"]), 2),
+                num(f(&w["p95"]), 2),
                 num(f(&v["ms"]["p50"]), 2),
                 num(f(&v["ms"]["p95"]), 2)
             ));
