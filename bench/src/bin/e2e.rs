@@ -488,6 +488,36 @@ fn memory_profile(pid: u32) -> Value {
     })
 }
 
+/// Runs `plan` through `b`, a baseline that notifies on `recorder`'s bus (floor +
+/// Notify, Python): a warm-up, then the frames tagged `tag`; `within` bounds each
+/// wait for the baseline to see the end frame.
+async fn notifying_baseline(
+    b: Baseline,
+    hub: &Arc<Hub>,
+    recorder: &LatencyRecorder,
+    plan: &Plan,
+    warm: &Plan,
+    tag: &str,
+    within: Duration,
+) -> anyhow::Result<Value> {
+    let (wf, wu) = latency_frames(warm, "warm", 1);
+    publish_paced(hub.clone(), wf, warm.rate, end_frame("warm_end")).join().unwrap();
+    b.wait_done(1, within).await?;
+    wait_count(recorder, wu as u64, Duration::from_secs(3)).await;
+    recorder.take();
+    let (frames, urgent) = latency_frames(plan, tag, 2);
+    let cpu0 = Sample::take(b.pid());
+    publish_paced(hub.clone(), frames, plan.rate, end_frame(&format!("{tag}_end"))).join().unwrap();
+    let done = b.wait_done(2, within).await;
+    wait_count(recorder, urgent as u64, Duration::from_secs(5)).await;
+    let cpu1 = Sample::take(b.pid());
+    let (mut lat, other) = arrival_latencies(&recorder.take(), tag);
+    let cpu = cpu0.zip(cpu1).map(|(a, b)| a.rates(&b).1);
+    b.stop().await;
+    Ok(json!({"sent_urgent": urgent, "notified": lat.len(), "other_notifications": other, "finished": done.is_ok(),
+              "cpu_percent": cpu, "ms": stats(&mut lat)}))
+}
+
 async fn latency(opts: &Opts) -> anyhow::Result<Value> {
     let plan = if opts.quick {
         Plan { events: 5_000, rate: 400.0, urgent_every: 5 }
@@ -569,59 +599,18 @@ async fn latency(opts: &Opts) -> anyhow::Result<Value> {
         f.stop().await;
     }
 
-    // --- Floor + Notify
-    {
+    // --- Floor + Notify, then Python: baselines that notify on the recorder's bus.
+    for (key, tag) in [("floor_notify", "fntf"), ("python", "pyth")] {
         let before = subscribes(&hub);
-        let f = floor_notify(opts, &emu, &bus)?;
-        wait_subscribes(&hub, before + 1, Duration::from_secs(20)).await?;
-        let (wf, wu) = latency_frames(&warm, "warm", 1);
-        publish_paced(hub.clone(), wf, warm.rate, end_frame("warm_end")).join().unwrap();
-        f.wait_done(1, Duration::from_secs(30)).await?;
-        wait_count(&recorder, wu as u64, Duration::from_secs(3)).await;
-        recorder.take();
-        let (frames, urgent) = latency_frames(&plan, "fntf", 2);
-        let cpu0 = Sample::take(f.pid());
-        publish_paced(hub.clone(), frames, plan.rate, end_frame("fntf_end")).join().unwrap();
-        f.wait_done(2, Duration::from_secs(30)).await?;
-        wait_count(&recorder, urgent as u64, Duration::from_secs(5)).await;
-        let cpu1 = Sample::take(f.pid());
-        let arrivals = recorder.take();
-        let (mut lat, other) = arrival_latencies(&arrivals, "fntf");
-        let cpu = cpu0.zip(cpu1).map(|(a, b)| a.rates(&b).1);
-        out.insert(
-            "floor_notify".into(),
-            json!({"sent_urgent": urgent, "notified": lat.len(), "other_notifications": other, "cpu_percent": cpu, "ms": stats(&mut lat)}),
-        );
-        eprintln!("floor_notify: {}", out["floor_notify"]);
-        f.stop().await;
-    }
-
-    // --- Python
-    {
-        let before = subscribes(&hub);
-        let p = python(opts, &emu, &bus)?;
+        let (b, within) = if key == "python" {
+            (python(opts, &emu, &bus)?, Duration::from_secs(300))
+        } else {
+            (floor_notify(opts, &emu, &bus)?, Duration::from_secs(30))
+        };
         wait_subscribes(&hub, before + 1, Duration::from_secs(30)).await?;
-        let (wf, wu) = latency_frames(&warm, "warm", 1);
-        publish_paced(hub.clone(), wf, warm.rate, end_frame("warm_end")).join().unwrap();
-        p.wait_done(1, Duration::from_secs(60)).await?;
-        wait_count(&recorder, wu as u64, Duration::from_secs(3)).await;
-        recorder.take();
-        let (frames, urgent) = latency_frames(&plan, "pyth", 2);
-        let cpu0 = Sample::take(p.pid());
-        publish_paced(hub.clone(), frames, plan.rate, end_frame("pyth_end")).join().unwrap();
-        let done = p.wait_done(2, Duration::from_secs(300)).await;
-        wait_count(&recorder, urgent as u64, Duration::from_secs(5)).await;
-        let cpu1 = Sample::take(p.pid());
-        let arrivals = recorder.take();
-        let (mut lat, other) = arrival_latencies(&arrivals, "pyth");
-        let cpu = cpu0.zip(cpu1).map(|(a, b)| a.rates(&b).1);
-        out.insert(
-            "python".into(),
-            json!({"sent_urgent": urgent, "notified": lat.len(), "other_notifications": other, "finished": done.is_ok(),
-                   "cpu_percent": cpu, "ms": stats(&mut lat)}),
-        );
-        eprintln!("python: {}", out["python"]);
-        p.stop().await;
+        let v = notifying_baseline(b, &hub, &recorder, &plan, &warm, tag, within).await?;
+        eprintln!("{key}: {v}");
+        out.insert(key.into(), v);
     }
     emu.shutdown().await;
     Ok(Value::Object(out))
