@@ -3,9 +3,10 @@
 //! says which events are new and gives their ids, with no disk write); their alerts
 //! go to the attention policy at once; then the transaction commits, and only then
 //! do the window, the tray and the provider's acks see the events. So an alert
-//! never waits for the disk (a commit can take tens of ms while a checkpoint
-//! syncs; BENCHMARKS.md), and only new events (not duplicates) alert or publish,
-//! so an event never raises two notifications.
+//! does not wait for its own commit (which can take tens of ms while a checkpoint
+//! syncs; BENCHMARKS.md); it still waits for an earlier batch's commit, as the
+//! history has one writer. Only new events (not duplicates) alert or publish, so
+//! an event never raises two notifications.
 //!
 //! A commit that fails (a full or read-only disk) is retried with the events held
 //! in memory; alerts already raised are not raised again. The retry gives the rows
