@@ -409,6 +409,33 @@ impl Session {
         self.click(&el).await;
     }
 
+    /// Clicks the first element matching `css` once it is enabled and has stopped
+    /// moving (the same box in two reads 100 ms apart). The driver computes a click's
+    /// point first and dispatches it after, so a click racing a layout change lands
+    /// on whatever moved under that point.
+    pub async fn click_settled(&self, css: &str, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut last = Value::Null;
+        loop {
+            let rect = self
+                .execute(
+                    "const e = document.querySelector(arguments[0]); if (!e || e.disabled) return null; \
+                     const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height];",
+                    vec![json!(css)],
+                )
+                .await;
+            if !rect.is_null() && rect == last {
+                self.click_css(css).await;
+                return;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!("timed out after {timeout:?} waiting for {css:?} to be enabled and still (last box: {rect})");
+            }
+            last = rect;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Clears a text field.
     pub async fn clear(&self, el: &Element) {
         self.command("POST", &format!("/element/{}/clear", el.id), Some(json!({})))

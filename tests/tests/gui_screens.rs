@@ -283,7 +283,7 @@ async fn the_accounts_screen_adds_an_account_and_its_key() {
     session.click_css("[data-testid=account-save]").await;
     session.wait_until("[data-testid=error-url]", |t| !t.is_empty(), Duration::from_secs(10)).await;
     set_input(&session, "[data-testid=field-url]", &emu.daimon_url()).await;
-    session.click_css("[data-testid=account-save]").await;
+    session.click_settled("[data-testid=account-save]", Duration::from_secs(10)).await;
     // Saved: the engine restarts on the new account (no key yet).
     wait_for("the new account card", Duration::from_secs(30), || async {
         let v = session
@@ -298,13 +298,19 @@ async fn the_accounts_screen_adds_an_account_and_its_key() {
     // The key: entered once, stored in the keychain, shown as its last four only.
     session.wait_for("[data-testid=key-input]", Duration::from_secs(10)).await;
     set_input(&session, "[data-testid=key-input]", KEY).await;
-    session.click_css("[data-testid=key-save]").await;
-    session.wait_until("[data-testid=key-status]", |t| t.contains("7731"), Duration::from_secs(10)).await;
+    session.click_settled("[data-testid=key-save]", Duration::from_secs(10)).await;
+    wait_for("the key stored (or an error)", Duration::from_secs(10), || async {
+        let error = js(&session, "return document.querySelector('[data-testid=key-error]')?.textContent ?? null").await;
+        assert!(error.is_null(), "saving the key failed: {error}");
+        let status = js(&session, "return document.querySelector('[data-testid=key-status]')?.textContent ?? ''").await;
+        status.as_str().unwrap_or_default().contains("7731").then_some(())
+    })
+    .await;
     let value = js(&session, "return document.querySelector('[data-testid=key-input]')?.value ?? ''").await;
     assert_eq!(value, json!(""), "the input is cleared");
     let html = js(&session, "return document.documentElement.outerHTML").await;
     assert!(!html.as_str().unwrap().contains(KEY), "the key is nowhere in the page");
-    session.click_css("[data-testid=key-test]").await;
+    session.click_settled("[data-testid=key-test]", Duration::from_secs(10)).await;
     session.wait_until("[data-testid=key-test-result]", |t| t.contains("accepted"), Duration::from_secs(20)).await;
     // And the account connects with it.
     session.click_css("[data-testid=history-tab]").await;
