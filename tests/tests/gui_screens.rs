@@ -106,13 +106,41 @@ async fn assert_nothing_ran(session: &Session, when: &str) {
     assert!(alert.is_err(), "a dialog is open ({when}): {alert:?}");
 }
 
+/// What each test here starts: the emulator, scratch config and data directories,
+/// and a private session bus with a notification server and a tray host on it.
+struct Desk {
+    emu: Emulator,
+    dir: tempfile::TempDir,
+    _notes: RecordingNotificationServer,
+    _watcher: StatusNotifierWatcher,
+    bus: PrivateBus,
+}
+
+impl Desk {
+    async fn start() -> Desk {
+        require_display();
+        let emu = Emulator::bind(([127, 0, 0, 1], 0).into(), EmulatorConfig { keys: vec![KEY.into()], ..EmulatorConfig::default() })
+            .await
+            .unwrap();
+        let bus = PrivateBus::start();
+        let _notes = RecordingNotificationServer::start(&bus).await;
+        let _watcher = StatusNotifierWatcher::start(&bus).await;
+        Desk { emu, dir: tempfile::tempdir().unwrap(), _notes, _watcher, bus }
+    }
+
+    fn config(&self) -> String {
+        self.dir.path().join("config").display().to_string()
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_detail_and_hostile_html_in_the_real_window() {
-    require_display();
-    let emu = Emulator::bind(([127, 0, 0, 1], 0).into(), EmulatorConfig { keys: vec![KEY.into()], ..EmulatorConfig::default() })
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let desk = Desk::start().await;
+    let (emu, dir, bus, config, data) = (&desk.emu, &desk.dir, &desk.bus, desk.config(), desk.data());
     std::fs::create_dir_all(dir.path().join("config")).unwrap();
     std::fs::write(
         dir.path().join("config/config.toml"),
@@ -120,11 +148,6 @@ async fn search_detail_and_hostile_html_in_the_real_window() {
     )
     .unwrap();
     let (pixel, pixel_hits) = pixel_server().await;
-    let bus = PrivateBus::start();
-    let _notes = RecordingNotificationServer::start(&bus).await;
-    let _watcher = StatusNotifierWatcher::start(&bus).await;
-    let config = dir.path().join("config").display().to_string();
-    let data = dir.path().join("data").display().to_string();
     let env = [
         ("TOCSIN_KEY_OPS", KEY),
         ("TOCSIN_CONFIG_DIR", config.as_str()),
@@ -245,21 +268,13 @@ async fn search_detail_and_hostile_html_in_the_real_window() {
     }
     assert_nothing_ran(&session, "end").await;
     session.close().await;
-    emu.shutdown().await;
+    desk.emu.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_accounts_screen_adds_an_account_and_its_key() {
-    require_display();
-    let emu = Emulator::bind(([127, 0, 0, 1], 0).into(), EmulatorConfig { keys: vec![KEY.into()], ..EmulatorConfig::default() })
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let bus = PrivateBus::start();
-    let _notes = RecordingNotificationServer::start(&bus).await;
-    let _watcher = StatusNotifierWatcher::start(&bus).await;
-    let config = dir.path().join("config").display().to_string();
-    let data = dir.path().join("data").display().to_string();
+    let desk = Desk::start().await;
+    let (emu, dir, bus, config, data) = (&desk.emu, &desk.dir, &desk.bus, desk.config(), desk.data());
     // No accounts: the app starts on the demo profile; the kernel keyring holds keys
     // (this bus has no Secret Service).
     let env = [
@@ -321,5 +336,5 @@ async fn the_accounts_screen_adds_an_account_and_its_key() {
     assert!(!std::fs::read_to_string(dir.path().join("config/config.toml")).unwrap().contains(KEY));
     let _ = js(&session, &format!("return window.__TAURI_INTERNALS__.invoke('key_remove', {{account: '{name}'}})")).await;
     session.close().await;
-    emu.shutdown().await;
+    desk.emu.shutdown().await;
 }

@@ -4,7 +4,7 @@
 //!
 //! Owns: start-up (config → accounts → supervisors, or the demo profile with its
 //! in-process emulator), the event pipeline (supervisors → bounded channel →
-//! batched store writes → rules → notifications), the aggregate state the tray and
+//! rules → dedupe → alerts, then batched store writes), the aggregate state the tray and
 //! window show ([`Snapshot`]), pause, and an orderly shutdown that commits every
 //! event already received before it returns.
 //!
@@ -12,7 +12,7 @@
 //! [`Notifier`] and listens to [`Update`]s.
 //!
 //! Layout: `lib.rs` (Engine: start, state, commands to providers, shutdown),
-//! `pipeline.rs` (writer and notify tasks), `attention.rs` (quiet hours, pause,
+//! `pipeline.rs` (front, writer and notify tasks), `attention.rs` (quiet hours, pause,
 //! coalescing), `history.rs` (search, detail, read state, retention), `detail.rs`
 //! (sanitised HTML, headers, web links), `accounts.rs` (the Accounts form and
 //! config edits), `keys.rs` (key state, keychain health, "test key"), `config.rs`,
@@ -162,6 +162,8 @@ struct Tasks {
     status_task: JoinHandle<()>,
     retention_task: JoinHandle<()>,
     emulator: Option<tocsin_emulator::Emulator>,
+    /// This engine receives into the history; released at shutdown.
+    _writer: tocsin_store::WriterLock,
 }
 
 /// Capacity of the channel between the supervisors and the store writer.
@@ -174,6 +176,9 @@ impl Engine {
     /// when no account is configured or `force_demo` is set).
     pub async fn start(options: EngineOptions, notifier: Arc<dyn Notifier>) -> Result<Engine, EngineError> {
         let store = Store::open(&options.data_dir.join("history.db")).await?;
+        // One receiving engine per history: the pipeline numbers rows itself.
+        let writer_lock = store.lock_writer()?;
+        let first_id = store.next_id().await?;
         let demo = options.force_demo || options.config.accounts.is_empty();
         let mut emulator = None;
         let mut ackers = std::collections::HashMap::new();
@@ -237,7 +242,7 @@ impl Engine {
         });
         let cancel = CancellationToken::new();
         let outgoing = ackers.clone();
-        let pipeline = pipeline::spawn(store.clone(), shared.clone(), event_rx, notifier.clone(), ackers);
+        let pipeline = pipeline::spawn(store.clone(), shared.clone(), event_rx, notifier.clone(), ackers, first_id);
         let mut supervisors = Vec::new();
         for (conn, status_tx) in connections.into_iter().zip(status_senders) {
             tokio::spawn(watch_status(status_tx.subscribe(), shared.clone()));
@@ -256,7 +261,7 @@ impl Engine {
             *shared.keychain_error.lock().unwrap() = keys::keychain_problem(&keys, &options.config);
         }
         let emulator_addr = emulator.as_ref().map(|e| e.local_addr());
-        let tasks = Tasks { supervisors, pipeline, status_task, retention_task, emulator };
+        let tasks = Tasks { supervisors, pipeline, status_task, retention_task, emulator, _writer: writer_lock };
         let config = if demo { Config::default() } else { options.config.clone() };
         Ok(Engine {
             store,

@@ -1,29 +1,34 @@
-//! The event pipeline after the sockets: batch → classify → insert → alert →
-//! commit → publish. A batch's rows are inserted first, in a transaction (that
-//! says which events are new and gives their ids, with no disk write); their alerts
-//! go to the attention policy at once; then the transaction commits, and only then
-//! do the window, the tray and the provider's acks see the events. So an alert
-//! does not wait for its own commit (which can take tens of ms while a checkpoint
-//! syncs; BENCHMARKS.md); it still waits for an earlier batch's commit, as the
-//! history has one writer. Only new events (not duplicates) alert or publish, so
-//! an event never raises two notifications.
+//! The event pipeline after the sockets, in two tasks so that no alert waits for
+//! the disk:
 //!
-//! A commit that fails (a full or read-only disk) is retried with the events held
-//! in memory; alerts already raised are not raised again. The retry gives the rows
-//! the same ids (nothing else inserts events), so the alerts' actions still find
-//! them once the commit succeeds.
+//! - **front**: batch → classify (rules) → dedupe → number → alert. An event is new
+//!   unless its key is in flight (handed to the writer, not committed yet), earlier
+//!   in the batch, or already stored (a read, [`Store::known`], which never waits
+//!   for the writer). New events get their history ids here, from a counter that
+//!   starts after the highest stored id (the engine holds the history's
+//!   [`tocsin_store::WriterLock`], so no other process numbers rows), and their
+//!   alerts go to the attention policy at once.
+//! - **writer**: insert with those ids → commit → publish → ack. The window, the
+//!   tray and the provider's acks see an event only once it is committed.
+//!
+//! So a commit stuck on a slow disk (a checkpoint's fsync takes tens of ms on some
+//! disks; BENCHMARKS.md) or failing (a full, read-only or locked database) delays
+//! what the window shows, not the alerts; the events wait in memory (the writer's
+//! queue is bounded and pushes back on the sockets) and the commit is retried with
+//! the same ids, so an alert's actions find its event once it is stored. If the
+//! dedupe read itself fails, the front cannot tell new from duplicate: that batch
+//! alerts from the writer, after its insert says which events are new. Either way
+//! an event raises one notification at most.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tocsin_model::{Event, HistoryItem, Tier};
 use tocsin_store::{NewEvent, Store};
-
-use std::collections::{HashMap, HashSet};
-
 use tocsin_supervisor::Outgoing;
 
 use crate::attention::{Moment, Outgoing as AttentionOut};
@@ -33,26 +38,52 @@ use crate::{Shared, Update};
 /// Largest batch written in one transaction.
 const MAX_BATCH: usize = 1024;
 
+/// Batches numbered and alerted but not committed yet, at most.
+const WRITER_QUEUE: usize = 8;
+
+/// An alert with the inbox it came to (the attention policy coalesces per inbox).
+type Pending = (Alert, Option<String>);
+
+/// Keys handed to the writer and not committed yet.
+type InFlight = Arc<Mutex<HashSet<String>>>;
+
+/// One batch from the front to the writer.
+struct Numbered {
+    batch: Vec<NewEvent>,
+    /// Per event: its id if new, `None` if a duplicate.
+    ids: Vec<Option<i64>>,
+    /// Whether the front decided (and alerted); if not, the writer alerts the events
+    /// its insert finds new, with `notify` saying which want an alert.
+    decided: bool,
+    notify: HashMap<String, (bool, Option<String>)>,
+}
+
 pub(crate) fn spawn(
     store: Store,
     shared: Arc<Shared>,
     events: mpsc::Receiver<Event>,
     notifier: Arc<dyn Notifier>,
     ackers: HashMap<String, mpsc::Sender<Outgoing>>,
+    first_id: i64,
 ) -> Vec<JoinHandle<()>> {
-    let (alert_tx, alert_rx) = mpsc::channel::<(Alert, Option<String>)>(1024);
+    let (alert_tx, alert_rx) = mpsc::channel::<Pending>(1024);
+    let (batch_tx, batch_rx) = mpsc::channel::<Numbered>(WRITER_QUEUE);
+    let in_flight = InFlight::default();
     vec![
-        tokio::spawn(writer(store, shared.clone(), events, alert_tx, ackers)),
+        tokio::spawn(front(store.clone(), shared.clone(), events, alert_tx.clone(), batch_tx, in_flight.clone(), first_id)),
+        tokio::spawn(writer(store, shared.clone(), batch_rx, alert_tx, ackers, in_flight)),
         tokio::spawn(notify_loop(shared, alert_rx, notifier)),
     ]
 }
 
-async fn writer(
+async fn front(
     store: Store,
     shared: Arc<Shared>,
     mut events: mpsc::Receiver<Event>,
-    alerts: mpsc::Sender<(Alert, Option<String>)>,
-    ackers: HashMap<String, mpsc::Sender<Outgoing>>,
+    alerts: mpsc::Sender<Pending>,
+    writer: mpsc::Sender<Numbered>,
+    in_flight: InFlight,
+    mut next_id: i64,
 ) {
     let mut buf = Vec::with_capacity(MAX_BATCH);
     while events.recv_many(&mut buf, MAX_BATCH).await > 0 {
@@ -66,9 +97,77 @@ async fn writer(
                 NewEvent { event, tier: decision.tier }
             })
             .collect();
-        let stored = commit(&store, &shared, &batch, &notify, &alerts).await;
+        // Candidates: not in flight, not earlier in the batch.
+        let mut seen: HashSet<&str> = HashSet::with_capacity(batch.len());
+        let candidate: Vec<bool> = {
+            let flying = in_flight.lock().unwrap();
+            batch
+                .iter()
+                .map(|n| {
+                    let key = n.event.dedupe_key.as_str();
+                    !flying.contains(key) && seen.insert(key)
+                })
+                .collect()
+        };
+        let keys: Vec<&str> = batch.iter().zip(&candidate).filter(|(_, c)| **c).map(|(n, _)| n.event.dedupe_key.as_str()).collect();
+        let (stored, decided) = match store.known(&keys).await {
+            Ok(stored) => (stored, true),
+            Err(e) => {
+                tracing::warn!("cannot check the history for duplicates ({e}); these events alert once written");
+                (HashSet::new(), false)
+            }
+        };
+        let mut ids = Vec::with_capacity(batch.len());
+        {
+            let mut flying = in_flight.lock().unwrap();
+            for (n, c) in batch.iter().zip(&candidate) {
+                let key = &n.event.dedupe_key;
+                if *c && !stored.contains(key) {
+                    flying.insert(key.clone());
+                    ids.push(Some(next_id));
+                    next_id += 1;
+                } else {
+                    ids.push(None);
+                }
+            }
+        }
+        if decided {
+            for (n, id) in batch.iter().zip(&ids) {
+                let Some(id) = id else { continue };
+                let (wanted, sound) = notify.get(&n.event.dedupe_key).cloned().unwrap_or((false, None));
+                if wanted {
+                    let item = n.item(*id);
+                    // Quiet hours, pause and bursts are the attention policy's call.
+                    let _ = alerts.send((Alert { sound, ..alert_for(&item) }, item.inbox.clone())).await;
+                }
+            }
+        }
+        if writer.send(Numbered { batch, ids, decided, notify }).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn writer(
+    store: Store,
+    shared: Arc<Shared>,
+    mut batches: mpsc::Receiver<Numbered>,
+    alerts: mpsc::Sender<Pending>,
+    ackers: HashMap<String, mpsc::Sender<Outgoing>>,
+    in_flight: InFlight,
+) {
+    while let Some(numbered) = batches.recv().await {
+        let stored = commit(&store, &shared, &numbered, &alerts).await;
+        {
+            let mut flying = in_flight.lock().unwrap();
+            for (n, id) in numbered.batch.iter().zip(&numbered.ids) {
+                if id.is_some() {
+                    flying.remove(&n.event.dedupe_key);
+                }
+            }
+        }
         // Committed (new or duplicate): now the provider may forget them.
-        for e in &batch {
+        for e in &numbered.batch {
             if let (Some(token), Some(tx)) = (&e.event.ack, ackers.get(&e.event.account)) {
                 // A closed socket drops the ack; the provider redelivers and we dedupe.
                 let _ = tx.try_send(Outgoing::Ack(token.clone()));
@@ -84,17 +183,12 @@ async fn writer(
     }
 }
 
-/// Inserts `batch`, hands the alerts of its new events to the attention policy,
-/// and commits, retrying until the commit succeeds: a full or read-only disk holds
-/// the events in memory (and the queue pushes back on the sockets) rather than
-/// losing them.
-async fn commit(
-    store: &Store,
-    shared: &Shared,
-    batch: &[NewEvent],
-    notify: &HashMap<String, (bool, Option<String>)>,
-    alerts: &mpsc::Sender<(Alert, Option<String>)>,
-) -> Vec<Option<HistoryItem>> {
+/// Inserts and commits one batch with the ids the front gave, retrying until the
+/// commit succeeds: a full, read-only or locked history holds the events in memory
+/// (and the queue pushes back on the sockets) rather than losing them. For a batch
+/// the front could not dedupe, alerts the events the insert finds new, once.
+async fn commit(store: &Store, shared: &Shared, numbered: &Numbered, alerts: &mpsc::Sender<Pending>) -> Vec<Option<HistoryItem>> {
+    let Numbered { batch, ids, decided, notify } = numbered;
     let mut alerted: HashSet<&str> = HashSet::new();
     let mut delay = Duration::from_millis(100);
     loop {
@@ -102,14 +196,16 @@ async fn commit(
         // write transaction is never held open on a full queue.
         let mut later = Vec::new();
         let result = async {
-            let staged = store.stage(batch).await?;
-            for (item, new) in staged.items().iter().zip(batch) {
-                let Some(item) = item else { continue };
-                let (wanted, sound) = notify.get(&new.event.dedupe_key).cloned().unwrap_or((false, None));
-                if wanted && alerted.insert(new.event.dedupe_key.as_str()) {
-                    let alert = (Alert { sound, ..alert_for(item) }, item.inbox.clone());
-                    if let Err(mpsc::error::TrySendError::Full(alert)) = alerts.try_send(alert) {
-                        later.push(alert);
+            let staged = store.stage_with_ids(batch, ids).await?;
+            if !decided {
+                for (item, new) in staged.items().iter().zip(batch) {
+                    let Some(item) = item else { continue };
+                    let (wanted, sound) = notify.get(&new.event.dedupe_key).cloned().unwrap_or((false, None));
+                    if wanted && alerted.insert(new.event.dedupe_key.as_str()) {
+                        let alert = (Alert { sound, ..alert_for(item) }, item.inbox.clone());
+                        if let Err(mpsc::error::TrySendError::Full(alert)) = alerts.try_send(alert) {
+                            later.push(alert);
+                        }
                     }
                 }
             }
@@ -117,7 +213,6 @@ async fn commit(
         }
         .await;
         for alert in later {
-            // Quiet hours, pause and bursts are the attention policy's call.
             let _ = alerts.send(alert).await;
         }
         match result {
@@ -125,6 +220,11 @@ async fn commit(
                 if shared.store_error.lock().unwrap().take().is_some() {
                     tracing::info!("the history is writable again");
                     shared.touch();
+                }
+                let lost = ids.iter().zip(&out).filter(|(id, item)| id.is_some() && item.is_none()).count();
+                if lost > 0 && *decided {
+                    // Only another writer on the same file could do this (the lock forbids it).
+                    tracing::warn!("{lost} events were stored by someone else meanwhile");
                 }
                 return out;
             }

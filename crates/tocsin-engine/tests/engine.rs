@@ -411,7 +411,7 @@ async fn search_detail_unread_and_notifications_switch_through_the_engine() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_locked_history_keeps_events_in_memory_says_so_and_alerts_once_it_is_writable() {
+async fn a_locked_history_keeps_events_in_memory_says_so_and_still_alerts_once() {
     use sqlx::ConnectOptions;
     let (emu, options, dir) = setup("locked").await;
     let recorder = Arc::new(Recorder::default());
@@ -429,21 +429,63 @@ async fn a_locked_history_keeps_events_in_memory_says_so_and_alerts_once_it_is_w
     wait_until(|| engine.snapshot().store_error.is_some()).await;
     let problem = engine.snapshot().store_error.unwrap();
     assert!(problem.contains("locked"), "{problem}");
-    // Alerts are raised for events in the history, not before.
-    assert_eq!(recorder.0.lock().unwrap().len(), 0);
+    // The urgent one alerts although it cannot be written yet: alerts do not wait
+    // for the disk.
+    wait_until(|| recorder.0.lock().unwrap().len() == 1).await;
+    assert_eq!(engine.history(10, None).await.unwrap().len(), 1, "not stored yet");
+    // A redelivery of it while it waits (a reconnect's replay) is a duplicate.
+    emu.daimon().publish(mail("k1", "[URGENT] while the history is locked", &[]));
+    wait_until(|| engine.snapshot().accounts[0].events_received == 4).await;
 
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
     drop(other);
     wait_until(|| engine.snapshot().store_error.is_none()).await;
-    wait_until(|| recorder.0.lock().unwrap().len() == 1).await;
+    wait_until(|| engine.snapshot().unread_urgent == 1).await;
     let items = engine.history(10, None).await.unwrap();
     let subjects: Vec<_> = items.iter().map(|i| i.subject.clone().unwrap()).collect();
     assert_eq!(subjects, ["also while locked", "[URGENT] while the history is locked", "before the lock"]);
     let alert = recorder.0.lock().unwrap()[0].clone();
-    assert_eq!(alert.event_id, items[1].id, "the alert opens the stored event");
+    assert_eq!(alert.event_id, items[1].id, "the alert, raised before the write, opens the stored event");
     // Retried, but alerted once.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(recorder.0.lock().unwrap().len(), 1);
     engine.shutdown().await;
     emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_engine_receives_into_a_history_at_a_time() {
+    let (emu, options, _dir) = setup("one-writer").await;
+    let first = Engine::start(options.clone(), Arc::new(Recorder::default())).await.unwrap();
+    wait_until(|| first.snapshot().accounts[0].state == ConnState::Subscribed).await;
+    emu.daimon().publish(mail("w0", "first engine", &[]));
+    wait_until(|| first.snapshot().accounts[0].events_received == 1).await;
+
+    // A second one on the same history would number rows the first also numbers.
+    let second = Engine::start(options.clone(), Arc::new(Recorder::default())).await;
+    let message = second.err().expect("a second engine on the same history is refused").to_string();
+    assert!(message.contains("already receiving events"), "{message}");
+
+    // Once the first stops, the next one continues the numbering after its rows.
+    first.shutdown().await;
+    let next = Engine::start(options, Arc::new(Recorder::default())).await.unwrap();
+    wait_until(|| next.snapshot().accounts[0].state == ConnState::Subscribed).await;
+    emu.daimon().publish(mail("w1", "second engine", &[]));
+    wait_until(|| next.snapshot().accounts[0].events_received >= 1).await;
+    let ids = wait_for_history(&next, 2).await;
+    assert!(ids[0] > ids[1], "{ids:?}");
+    next.shutdown().await;
+    emu.shutdown().await;
+}
+
+/// The ids of the newest events once there are `n`, newest first.
+async fn wait_for_history(engine: &Engine, n: usize) -> Vec<i64> {
+    for _ in 0..200 {
+        let items = engine.history(50, None).await.unwrap();
+        if items.len() >= n {
+            return items.iter().map(|i| i.id).collect();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the history never held {n} events");
 }

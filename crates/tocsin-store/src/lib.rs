@@ -2,7 +2,8 @@
 //!
 //! Owns: the database file (WAL mode, migrations embedded and applied at open), the
 //! `events` table with its full-text index, the per-account replay cursors, batched
-//! inserts that skip duplicates by dedupe key, and the queries the window and the
+//! inserts that skip duplicates by dedupe key (numbered by SQLite, or by the one
+//! process holding the history's writer lock), and the queries the window and the
 //! CLI list from.
 //!
 //! Must not: decide urgency, talk to the network or notify anyone. It stores what it
@@ -37,8 +38,16 @@ pub enum StoreError {
     DiskFull,
     #[error("the history database is read-only; new events are kept in memory until it is writable")]
     ReadOnly,
+    #[error("another Tocsin is already receiving events into the history at {path}; quit it first (or give this one another --data-dir)")]
+    InUse { path: String },
     #[error("the history database failed: {0}")]
     Other(String),
+}
+
+/// This process receives events into the history: see [`Store::lock_writer`].
+#[derive(Debug)]
+pub struct WriterLock {
+    _file: std::fs::File,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -61,6 +70,30 @@ pub struct NewEvent {
     pub tier: Tier,
 }
 
+impl NewEvent {
+    /// The list item this event is once stored as row `id`.
+    pub fn item(&self, id: i64) -> HistoryItem {
+        let NewEvent { event: e, tier } = self;
+        HistoryItem {
+            id,
+            account: e.account.clone(),
+            provider: e.provider,
+            kind: e.kind,
+            provider_type: e.provider_type.clone(),
+            tier: *tier,
+            subject: e.subject.clone(),
+            sender: e.sender.clone(),
+            excerpt: e.excerpt(EXCERPT_CHARS),
+            inbox: e.inbox.clone(),
+            received_at_ms: e.received_at_ms,
+            occurred_at_ms: e.occurred_at_ms,
+            read: false,
+            replayed: e.replayed,
+            matches: None,
+        }
+    }
+}
+
 /// A stored event's identity, for commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
@@ -79,6 +112,7 @@ pub struct StoredEvent {
 pub struct Store {
     pub(crate) pool: SqlitePool,
     checkpoints: Arc<Checkpoints>,
+    path: Arc<std::path::PathBuf>,
 }
 
 /// WAL checkpoints, kept off the writer's path. SQLite's automatic checkpoint runs
@@ -202,7 +236,7 @@ impl Store {
             .await
             .map_err(|e| open_err(e.to_string()))?;
         sqlx::migrate!("./migrations").run(&pool).await.map_err(|e| StoreError::Migrate(e.to_string()))?;
-        Ok(Store { pool, checkpoints: Arc::default() })
+        Ok(Store { pool, checkpoints: Arc::default(), path: Arc::new(path.to_path_buf()) })
     }
 
     /// Counts `rows` written; starts a background checkpoint when enough piled up
@@ -239,19 +273,37 @@ impl Store {
     /// transaction that is not committed yet, so which events are new, and their
     /// ids, are known before any disk write. Nothing is visible to other
     /// connections until [`Staged::commit`]; dropping the [`Staged`] rolls it back.
-    /// The engine raises alerts in between, so a slow commit (the disk busy with a
-    /// checkpoint) does not delay them.
     pub async fn stage<'b>(&self, batch: &'b [NewEvent]) -> Result<Staged<'b>, StoreError> {
+        self.stage_rows(batch, None).await
+    }
+
+    /// [`Store::stage`] with the rows' ids given (`ids[i]` is `batch[i]`'s), for a
+    /// writer that decided which events are new ([`Store::known`]) and numbered
+    /// them ([`Store::next_id`]) itself, so it could alert before writing. `None`
+    /// marks a known duplicate: not inserted, but it still advances its account's
+    /// cursor. An event whose key turns out to be stored is skipped as well.
+    pub async fn stage_with_ids<'b>(&self, batch: &'b [NewEvent], ids: &[Option<i64>]) -> Result<Staged<'b>, StoreError> {
+        assert_eq!(batch.len(), ids.len(), "one id per event");
+        self.stage_rows(batch, Some(ids)).await
+    }
+
+    async fn stage_rows<'b>(&self, batch: &'b [NewEvent], given: Option<&[Option<i64>]>) -> Result<Staged<'b>, StoreError> {
+        // (id to give, event): a NULL id lets SQLite number the row.
+        let rows: Vec<(Option<i64>, &NewEvent)> = match given {
+            None => batch.iter().map(|n| (None, n)).collect(),
+            Some(ids) => batch.iter().zip(ids).filter_map(|(n, id)| id.map(|id| (Some(id), n))).collect(),
+        };
         let mut tx = self.pool.begin().await?;
         let mut ids: std::collections::HashMap<&str, i64> = std::collections::HashMap::with_capacity(batch.len());
-        for chunk in batch.chunks(INSERT_CHUNK) {
+        for chunk in rows.chunks(INSERT_CHUNK) {
             let mut b = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO events (dedupe_key, account, provider, kind, provider_type, provider_event_id, tier,
+                "INSERT INTO events (id, dedupe_key, account, provider, kind, provider_type, provider_event_id, tier,
                     inbox, thread, message_id, sender, subject, body_text, body_html, labels, attachments,
                     occurred_at_ms, received_at_ms, replayed, raw) ",
             );
-            b.push_values(chunk, |mut row, NewEvent { event: e, tier }| {
-                row.push_bind(e.dedupe_key.clone())
+            b.push_values(chunk, |mut row, (id, NewEvent { event: e, tier })| {
+                row.push_bind(*id)
+                    .push_bind(e.dedupe_key.clone())
                     .push_bind(e.account.clone())
                     .push_bind(e.provider.as_str())
                     .push_bind(e.kind.as_str())
@@ -276,7 +328,7 @@ impl Store {
             for row in b.build().fetch_all(&mut *tx).await? {
                 let id: i64 = row.try_get(0)?;
                 let key: String = row.try_get(1)?;
-                if let Some(e) = chunk.iter().find(|n| n.event.dedupe_key == key) {
+                if let Some((_, e)) = chunk.iter().find(|(_, n)| n.event.dedupe_key == key) {
                     ids.insert(e.event.dedupe_key.as_str(), id);
                 }
             }
@@ -284,28 +336,56 @@ impl Store {
         let range = ids.values().min().copied().zip(ids.values().max().copied());
         // The first event with a key owns the new row; later ones in the batch are duplicates.
         let mut out = Vec::with_capacity(batch.len());
-        for NewEvent { event: e, tier } in batch {
-            let id = ids.remove(e.dedupe_key.as_str());
-            out.push(id.map(|id| HistoryItem {
-                id,
-                account: e.account.clone(),
-                provider: e.provider,
-                kind: e.kind,
-                provider_type: e.provider_type.clone(),
-                tier: *tier,
-                subject: e.subject.clone(),
-                sender: e.sender.clone(),
-                excerpt: e.excerpt(EXCERPT_CHARS),
-                inbox: e.inbox.clone(),
-                received_at_ms: e.received_at_ms,
-                occurred_at_ms: e.occurred_at_ms,
-                read: false,
-                replayed: e.replayed,
-                matches: None,
-            }));
+        for new in batch {
+            out.push(ids.remove(new.event.dedupe_key.as_str()).map(|id| new.item(id)));
         }
         Ok(Staged { store: self.clone(), tx, batch, items: out, range })
     }
+    /// Which of `keys` are stored (committed) already. A read: it never waits for the
+    /// writer, so it answers while a commit is stuck on a slow disk.
+    pub async fn known(&self, keys: &[&str]) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut out = std::collections::HashSet::new();
+        for chunk in keys.chunks(500) {
+            let mut b = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT dedupe_key FROM events WHERE dedupe_key IN (");
+            let mut list = b.separated(", ");
+            for k in chunk {
+                list.push_bind(*k);
+            }
+            b.push(")");
+            for row in b.build().fetch_all(&self.pool).await? {
+                out.insert(row.try_get::<String, _>(0)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The id after the highest stored one: where a writer that numbers its own rows
+    /// ([`Store::stage_with_ids`]) starts. Hold a [`WriterLock`] while numbering, so
+    /// no other process takes the same ids.
+    pub async fn next_id(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM events").fetch_one(&self.pool).await?)
+    }
+
+    /// Claims this history for one receiving process (an advisory lock on a file
+    /// beside the database, released when the [`WriterLock`] is dropped or the
+    /// process ends). Readers (the CLI, the window) need no lock.
+    pub fn lock_writer(&self) -> Result<WriterLock, StoreError> {
+        let path = self.path.with_extension("writer.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::Open { path: path.display().to_string(), reason: e.to_string() })?;
+        match file.try_lock() {
+            Ok(()) => Ok(WriterLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse { path: self.path.display().to_string() }),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(StoreError::Open { path: path.display().to_string(), reason: e.to_string() })
+            }
+        }
+    }
+
     /// Up to `limit` events, newest first, older than `before_id` when given.
     pub async fn list(&self, limit: u32, before_id: Option<i64>) -> Result<Vec<HistoryItem>, StoreError> {
         let rows = sqlx::query(concat!("SELECT ", item_columns!(), " FROM events WHERE id < ? ORDER BY id DESC LIMIT ?"))
@@ -503,6 +583,60 @@ mod tests {
         }
     }
 
+    /// Rows the full-text index finds for `term`.
+    async fn fts_hits(store: &Store, term: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events_fts WHERE events_fts MATCH ?")
+            .bind(term)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_writer_that_numbers_its_rows_gets_those_ids_and_known_duplicates_still_move_the_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("h.db")).await.unwrap();
+        store.insert_batch(&[event("e1", "one")]).await.unwrap();
+        assert_eq!(store.next_id().await.unwrap(), 2);
+        // Which keys are stored: a read.
+        let known = store.known(&["daimon:e1", "daimon:e2"]).await.unwrap();
+        assert_eq!(known, std::collections::HashSet::from(["daimon:e1".to_owned()]));
+
+        // e2 and e3 get ids 10 and 11; the third claims a stored key (skipped); the
+        // last is a known duplicate (None).
+        let mut dup = event("e1", "one again");
+        dup.event.provider_event_id = Some("e1-redelivered".into());
+        let batch = [event("e2", "two"), event("e3", "three"), event("e1", "claims e1"), dup];
+        let staged = store.stage_with_ids(&batch, &[Some(10), Some(11), Some(12), None]).await.unwrap();
+        let ids: Vec<Option<i64>> = staged.items().iter().map(|i| i.as_ref().map(|i| i.id)).collect();
+        assert_eq!(ids, [Some(10), Some(11), None, None]);
+        // Not visible to readers before the commit.
+        assert!(store.known(&["daimon:e2"]).await.unwrap().is_empty());
+        staged.commit().await.unwrap();
+        assert_eq!(store.item(11).await.unwrap().unwrap().subject.as_deref(), Some("three"));
+        assert!(store.item(12).await.unwrap().is_none());
+        assert_eq!(store.count().await.unwrap(), 3);
+        assert_eq!(store.next_id().await.unwrap(), 12);
+        // The cursor is the batch's last event, duplicate or not.
+        assert_eq!(store.cursor("ops").await.unwrap().as_deref(), Some("e1-redelivered"));
+        // Searchable like any row.
+        assert_eq!(fts_hits(&store, "three").await, 1);
+    }
+
+    #[tokio::test]
+    async fn one_writer_lock_per_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let a = Store::open(&path).await.unwrap();
+        let b = Store::open(&path).await.unwrap();
+        let held = a.lock_writer().unwrap();
+        let refused = b.lock_writer().unwrap_err();
+        assert!(matches!(refused, StoreError::InUse { .. }), "{refused:?}");
+        assert!(refused.to_string().contains("already receiving events"), "{refused}");
+        drop(held);
+        b.lock_writer().expect("free once the holder lets go");
+    }
+
     #[tokio::test]
     async fn stores_lists_and_skips_duplicates_across_reopen() {
         let dir = tempfile::tempdir().unwrap();
@@ -529,11 +663,7 @@ mod tests {
         assert_eq!(store.cursor("nobody").await.unwrap(), None);
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&store.pool).await.unwrap();
         assert_eq!(mode, "wal");
-        let hits: i64 = sqlx::query_scalar("SELECT count(*) FROM events_fts WHERE events_fts MATCH 'three'")
-            .fetch_one(&store.pool)
-            .await
-            .unwrap();
-        assert_eq!(hits, 1);
+        assert_eq!(fts_hits(&store, "three").await, 1);
     }
 
     #[tokio::test]
