@@ -9,12 +9,14 @@
 //!   [`tocsin_store::WriterLock`], so no other process numbers rows), and their
 //!   alerts go to the attention policy at once.
 //! - **writer**: insert with those ids → commit → publish → ack. The window, the
-//!   tray and the provider's acks see an event only once it is committed.
+//!   tray and the provider's acks see an event only once it is committed. When it
+//!   has fallen behind, the batches that piled up go in one transaction.
 //!
 //! So a commit stuck on a slow disk (a checkpoint's fsync takes tens of ms on some
 //! disks; BENCHMARKS.md) or failing (a full, read-only or locked database) delays
-//! what the window shows, not the alerts; the events wait in memory (the writer's
-//! queue is bounded and pushes back on the sockets) and the commit is retried with
+//! what the window shows, not the alerts; the events wait in memory (up to
+//! [`MAX_UNCOMMITTED`]; then the front waits, and the sockets' queue pushes back on
+//! the providers) and the commit is retried with
 //! the same ids, so an alert's actions find its event once it is stored. If the
 //! dedupe read itself fails, the front cannot tell new from duplicate: that batch
 //! alerts from the writer, after its insert says which events are new. Either way
@@ -38,8 +40,14 @@ use crate::{Shared, Update};
 /// Largest batch written in one transaction.
 const MAX_BATCH: usize = 1024;
 
-/// Batches numbered and alerted but not committed yet, at most.
-const WRITER_QUEUE: usize = 8;
+/// Events numbered and alerted but not committed yet, at most: how much a stalled
+/// disk may fall behind before the front (and then the sockets) wait. Counted in
+/// events, not batches: at a steady trickle every batch is one event, and a short
+/// queue of batches would make the front wait on a commit after all.
+const MAX_UNCOMMITTED: usize = 16_384;
+
+/// Batches the writer merges into one transaction when it has fallen behind.
+const MERGE_BATCHES: usize = 8;
 
 /// An alert with the inbox it came to (the attention policy coalesces per inbox).
 type Pending = (Alert, Option<String>);
@@ -52,10 +60,21 @@ struct Numbered {
     batch: Vec<NewEvent>,
     /// Per event: its id if new, `None` if a duplicate.
     ids: Vec<Option<i64>>,
-    /// Whether the front decided (and alerted); if not, the writer alerts the events
-    /// its insert finds new, with `notify` saying which want an alert.
-    decided: bool,
-    notify: HashMap<String, (bool, Option<String>)>,
+    /// What the writer alerts, by key, once its insert says the event is new: the
+    /// events of batches the front could not dedupe (empty when it did, and alerted).
+    writer_alerts: HashMap<String, (bool, Option<String>)>,
+    /// The batch's room in the writer's queue, given back once committed.
+    room: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Numbered {
+    /// Appends `next` (a later batch) to this one, for one transaction.
+    fn absorb(&mut self, next: Numbered) {
+        self.batch.extend(next.batch);
+        self.ids.extend(next.ids);
+        self.writer_alerts.extend(next.writer_alerts);
+        self.room.merge(next.room);
+    }
 }
 
 pub(crate) fn spawn(
@@ -67,7 +86,8 @@ pub(crate) fn spawn(
     first_id: i64,
 ) -> Vec<JoinHandle<()>> {
     let (alert_tx, alert_rx) = mpsc::channel::<Pending>(1024);
-    let (batch_tx, batch_rx) = mpsc::channel::<Numbered>(WRITER_QUEUE);
+    // Bounded by `room` (events), not by the channel (batches).
+    let (batch_tx, batch_rx) = mpsc::unbounded_channel::<Numbered>();
     let in_flight = InFlight::default();
     vec![
         tokio::spawn(front(store.clone(), shared.clone(), events, alert_tx.clone(), batch_tx, in_flight.clone(), first_id)),
@@ -81,10 +101,11 @@ async fn front(
     shared: Arc<Shared>,
     mut events: mpsc::Receiver<Event>,
     alerts: mpsc::Sender<Pending>,
-    writer: mpsc::Sender<Numbered>,
+    writer: mpsc::UnboundedSender<Numbered>,
     in_flight: InFlight,
     mut next_id: i64,
 ) {
+    let room = Arc::new(tokio::sync::Semaphore::new(MAX_UNCOMMITTED));
     let mut buf = Vec::with_capacity(MAX_BATCH);
     while events.recv_many(&mut buf, MAX_BATCH).await > 0 {
         let rules = shared.rules.read().unwrap().clone();
@@ -142,7 +163,10 @@ async fn front(
                 }
             }
         }
-        if writer.send(Numbered { batch, ids, decided, notify }).await.is_err() {
+        // Waits only when the writer is MAX_UNCOMMITTED events behind.
+        let Ok(room) = room.clone().acquire_many_owned(batch.len() as u32).await else { return };
+        let writer_alerts = if decided { HashMap::new() } else { notify };
+        if writer.send(Numbered { batch, ids, writer_alerts, room }).is_err() {
             return;
         }
     }
@@ -151,12 +175,17 @@ async fn front(
 async fn writer(
     store: Store,
     shared: Arc<Shared>,
-    mut batches: mpsc::Receiver<Numbered>,
+    mut batches: mpsc::UnboundedReceiver<Numbered>,
     alerts: mpsc::Sender<Pending>,
     ackers: HashMap<String, mpsc::Sender<Outgoing>>,
     in_flight: InFlight,
 ) {
-    while let Some(numbered) = batches.recv().await {
+    let mut queued = Vec::with_capacity(MERGE_BATCHES);
+    while batches.recv_many(&mut queued, MERGE_BATCHES).await > 0 {
+        // Behind (a slow commit): what piled up meanwhile goes in one transaction.
+        let mut drained = queued.drain(..);
+        let Some(mut numbered) = drained.next() else { continue };
+        drained.for_each(|next| numbered.absorb(next));
         let stored = commit(&store, &shared, &numbered, &alerts).await;
         {
             let mut flying = in_flight.lock().unwrap();
@@ -188,7 +217,7 @@ async fn writer(
 /// (and the queue pushes back on the sockets) rather than losing them. For a batch
 /// the front could not dedupe, alerts the events the insert finds new, once.
 async fn commit(store: &Store, shared: &Shared, numbered: &Numbered, alerts: &mpsc::Sender<Pending>) -> Vec<Option<HistoryItem>> {
-    let Numbered { batch, ids, decided, notify } = numbered;
+    let Numbered { batch, ids, writer_alerts, .. } = numbered;
     let mut alerted: HashSet<&str> = HashSet::new();
     let mut delay = Duration::from_millis(100);
     loop {
@@ -197,15 +226,13 @@ async fn commit(store: &Store, shared: &Shared, numbered: &Numbered, alerts: &mp
         let mut later = Vec::new();
         let result = async {
             let staged = store.stage_with_ids(batch, ids).await?;
-            if !decided {
-                for (item, new) in staged.items().iter().zip(batch) {
-                    let Some(item) = item else { continue };
-                    let (wanted, sound) = notify.get(&new.event.dedupe_key).cloned().unwrap_or((false, None));
-                    if wanted && alerted.insert(new.event.dedupe_key.as_str()) {
-                        let alert = (Alert { sound, ..alert_for(item) }, item.inbox.clone());
-                        if let Err(mpsc::error::TrySendError::Full(alert)) = alerts.try_send(alert) {
-                            later.push(alert);
-                        }
+            for (item, new) in staged.items().iter().zip(batch) {
+                let Some(item) = item else { continue };
+                let Some((wanted, sound)) = writer_alerts.get(&new.event.dedupe_key).cloned() else { continue };
+                if wanted && alerted.insert(new.event.dedupe_key.as_str()) {
+                    let alert = (Alert { sound, ..alert_for(item) }, item.inbox.clone());
+                    if let Err(mpsc::error::TrySendError::Full(alert)) = alerts.try_send(alert) {
+                        later.push(alert);
                     }
                 }
             }
@@ -221,8 +248,10 @@ async fn commit(store: &Store, shared: &Shared, numbered: &Numbered, alerts: &mp
                     tracing::info!("the history is writable again");
                     shared.touch();
                 }
-                let lost = ids.iter().zip(&out).filter(|(id, item)| id.is_some() && item.is_none()).count();
-                if lost > 0 && *decided {
+                let lost = (batch.iter().zip(ids).zip(&out))
+                    .filter(|((n, id), item)| id.is_some() && item.is_none() && !writer_alerts.contains_key(&n.event.dedupe_key))
+                    .count();
+                if lost > 0 {
                     // Only another writer on the same file could do this (the lock forbids it).
                     tracing::warn!("{lost} events were stored by someone else meanwhile");
                 }
