@@ -44,7 +44,7 @@ const MAX_BATCH: usize = 1024;
 /// disk may fall behind before the front (and then the sockets) wait. Counted in
 /// events, not batches: at a steady trickle every batch is one event, and a short
 /// queue of batches would make the front wait on a commit after all.
-const MAX_UNCOMMITTED: usize = 4_096;
+const MAX_UNCOMMITTED: usize = 1_024;
 
 /// Batches the writer merges into one transaction when it has fallen behind.
 const MERGE_BATCHES: usize = 8;
