@@ -9,8 +9,9 @@
 //!   [`tocsin_store::WriterLock`], so no other process numbers rows), and their
 //!   alerts go to the attention policy at once.
 //! - **writer**: insert with those ids → commit → publish → ack. The window, the
-//!   tray and the provider's acks see an event only once it is committed. When it
-//!   has fallen behind, the batches that piled up go in one transaction.
+//!   tray and the provider's acks see an event only once it is committed. A
+//!   trickle is gathered for [`GROUP_WINDOW`] into one transaction; when the writer
+//!   has fallen behind, what piled up goes in one transaction.
 //!
 //! So a commit stuck on a slow disk (a checkpoint's fsync takes tens of ms on some
 //! disks; BENCHMARKS.md) or failing (a full, read-only or locked database) delays
@@ -46,8 +47,16 @@ const MAX_BATCH: usize = 1024;
 /// queue of batches would make the front wait on a commit after all.
 const MAX_UNCOMMITTED: usize = 1_024;
 
-/// Batches the writer merges into one transaction when it has fallen behind.
-const MERGE_BATCHES: usize = 8;
+/// Batches the writer takes from its queue at once (the events in them are bounded
+/// by [`MAX_UNCOMMITTED`]).
+const MERGE_BATCHES: usize = 64;
+
+/// How long the writer lets a trickle gather before it writes: one transaction per
+/// window instead of one per event. Each transaction costs several round trips to
+/// SQLite's thread and a dozen WAL pages, CPU the alert path shares on a small
+/// machine. The window, the tray and the acks see events this much later; alerts
+/// do not wait for it.
+const GROUP_WINDOW: Duration = Duration::from_millis(10);
 
 /// An alert with the inbox it came to (the attention policy coalesces per inbox).
 type Pending = (Alert, Option<String>);
@@ -182,7 +191,15 @@ async fn writer(
 ) {
     let mut queued = Vec::with_capacity(MERGE_BATCHES);
     while batches.recv_many(&mut queued, MERGE_BATCHES).await > 0 {
-        // Behind (a slow commit): what piled up meanwhile goes in one transaction.
+        // A trickle: gather for a moment. Behind (a slow commit, a flood): what
+        // piled up goes in one transaction at once.
+        if queued.iter().map(|n| n.batch.len()).sum::<usize>() < MAX_BATCH {
+            tokio::time::sleep(GROUP_WINDOW).await;
+            while queued.len() < MERGE_BATCHES {
+                let Ok(next) = batches.try_recv() else { break };
+                queued.push(next);
+            }
+        }
         let mut drained = queued.drain(..);
         let Some(mut numbered) = drained.next() else { continue };
         drained.for_each(|next| numbered.absorb(next));
