@@ -79,7 +79,7 @@ async fn stores_everything_notifies_urgent_once_and_respects_pause() {
     wait_until(|| engine.snapshot().accounts[0].events_received == 5).await;
     wait_until(|| recorder.0.lock().unwrap().len() == 2).await;
 
-    let items = engine.history(10, None).await.unwrap();
+    let items = stored(&engine, 4).await;
     let tiers: Vec<_> = items.iter().map(|i| (i.subject.clone(), i.tier)).collect();
     assert_eq!(items.len(), 4, "{tiers:?}");
     assert_eq!(items[0].kind, EventKind::MessageBounced);
@@ -130,7 +130,7 @@ async fn resumes_from_the_stored_cursor_after_a_restart() {
     let engine = Engine::start(options, recorder.clone()).await.unwrap();
     wait_until(|| engine.snapshot().accounts[0].events_received == 2).await;
     wait_until(|| recorder.0.lock().unwrap().len() == 1).await;
-    let items = engine.history(10, None).await.unwrap();
+    let items = stored(&engine, 3).await;
     let subjects: Vec<_> = items.iter().map(|i| i.subject.clone().unwrap()).collect();
     assert_eq!(subjects, ["also missed", "[URGENT] missed while down", "first"]);
     assert!(items[0].replayed && items[1].replayed && !items[2].replayed);
@@ -146,7 +146,7 @@ async fn without_a_notification_server_the_snapshot_says_so_and_events_are_kept(
     emu.daimon().publish(mail("n1", "[URGENT] nobody listening", &[]));
     wait_until(|| engine.snapshot().notifier_error.is_some()).await;
     assert!(engine.snapshot().notifier_error.unwrap().contains("no notification service"));
-    assert_eq!(engine.history(10, None).await.unwrap().len(), 1);
+    assert_eq!(stored(&engine, 1).await.len(), 1);
     engine.shutdown().await;
     emu.shutdown().await;
 }
@@ -418,7 +418,7 @@ async fn a_locked_history_keeps_events_in_memory_says_so_and_still_alerts_once()
     let engine = Engine::start(options, recorder.clone()).await.unwrap();
     wait_until(|| engine.snapshot().accounts[0].state == ConnState::Subscribed).await;
     emu.daimon().publish(mail("k0", "before the lock", &[]));
-    wait_until(|| engine.snapshot().accounts[0].events_received == 1).await;
+    stored(&engine, 1).await;
 
     // Another program takes the history's write lock and keeps it past the busy timeout.
     let mut other = sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("history.db")).connect().await.unwrap();
@@ -472,18 +472,19 @@ async fn one_engine_receives_into_a_history_at_a_time() {
     wait_until(|| next.snapshot().accounts[0].state == ConnState::Subscribed).await;
     emu.daimon().publish(mail("w1", "second engine", &[]));
     wait_until(|| next.snapshot().accounts[0].events_received >= 1).await;
-    let ids = wait_for_history(&next, 2).await;
-    assert!(ids[0] > ids[1], "{ids:?}");
+    let items = stored(&next, 2).await;
+    assert!(items[0].id > items[1].id, "{items:?}");
     next.shutdown().await;
     emu.shutdown().await;
 }
 
-/// The ids of the newest events once there are `n`, newest first.
-async fn wait_for_history(engine: &Engine, n: usize) -> Vec<i64> {
+/// The newest events (up to 50, newest first) once the history holds at least `n`:
+/// alerts are raised before the write, so an alert does not mean the event is stored yet.
+async fn stored(engine: &Engine, n: usize) -> Vec<tocsin_model::HistoryItem> {
     for _ in 0..200 {
         let items = engine.history(50, None).await.unwrap();
         if items.len() >= n {
-            return items.iter().map(|i| i.id).collect();
+            return items;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
