@@ -145,8 +145,18 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     }
 }
 
-/// Brings the tray in line with `snapshot`.
+/// Brings the tray in line with `snapshot`, on the main thread. Tray and menu calls
+/// made from another thread each wait for the main thread; made while holding the
+/// menu lock, that wait deadlocked against a menu click (handled on the main thread,
+/// which updates the tray too and so waited for the lock). So every update runs there.
 pub fn update<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) {
+    let (handle, snapshot) = (app.clone(), snapshot.clone());
+    if let Err(e) = app.run_on_main_thread(move || apply(&handle, &snapshot)) {
+        tracing::debug!("tray update skipped: {e}");
+    }
+}
+
+fn apply<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) {
     if let Some(tray) = app.tray_by_id(TRAY_ID) {
         let _ = tray.set_icon(Some(badged_icon(snapshot.tray_state(), snapshot.unread_urgent)));
         let _ = tray.set_title(Some(title(snapshot)));
