@@ -161,12 +161,13 @@ pub fn decode(adapter: &dyn Adapter, session: &Session, text: &str) -> Event {
     match adapter.decode_in(session, text, 1_773_657_045_123).expect("a decodable frame") {
         Inbound::Event(e) => *e,
         Inbound::Control(c) => panic!("expected an event, got {c:?}"),
+        Inbound::Ephemeral(e) => panic!("expected an event, got {e:?}"),
     }
 }
 
 /// The session the benches decode with.
 pub fn session() -> Session {
-    Session { account: "bench".into(), user_id: Some("usr_me".into()) }
+    Session { user_id: Some("usr_me".into()), ..Session::new("bench") }
 }
 
 // ---------------------------------------------------------------------------------

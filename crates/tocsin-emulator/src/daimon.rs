@@ -452,4 +452,9 @@ impl crate::hub::Scenarios for DaimonState {
     fn hostile(&self, h: crate::hostile::Hostile) {
         DaimonState::hostile(self, h)
     }
+    fn restart(&self) {
+        // The 5-minute replay buffer lives in memory.
+        self.buffer.lock().unwrap().clear();
+        DaimonState::drop_connections(self)
+    }
 }

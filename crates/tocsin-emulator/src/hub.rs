@@ -177,6 +177,12 @@ pub trait Scenarios: Send + Sync {
     fn set_delay(&self, delay: std::time::Duration);
     /// A hostile server: every connection plays `h` (see [`crate::hostile`]).
     fn hostile(&self, h: crate::hostile::Hostile);
+    /// The server restarts: every connection drops, and what it kept only in memory
+    /// (replay buffers, redelivery queues) is lost; what it stored (REST listings,
+    /// the sync log) stays.
+    fn restart(&self) {
+        self.drop_connections()
+    }
 }
 
 impl Scenarios for Hub {

@@ -92,6 +92,7 @@ impl AppState {
     fn scenarios(&self, provider: &str) -> Option<&dyn hub::Scenarios> {
         match provider {
             "daimon" => Some(self.daimon.as_ref()),
+            "prismer" => Some(self.prismer.as_ref()),
             other => self.hub(other).map(|h| h.as_ref() as &dyn hub::Scenarios),
         }
     }
@@ -160,6 +161,7 @@ impl Emulator {
                     .route("/ws", get(prismer::upgrade))
                     .route("/sse", get(prismer::sse))
                     .route("/api/im/conversations/{id}/read", post(prismer::mark_read))
+                    .route("/api/im/sync", get(prismer::sync))
                     .with_state(state.prismer.clone()),
             )
             .merge(
@@ -169,6 +171,8 @@ impl Emulator {
                     .route("/_emulator/{provider}/publish", post(publish))
                     .route("/_emulator/{provider}/raw", post(publish_raw))
                     .route("/_emulator/{provider}/drop", post(drop_provider))
+                    .route("/_emulator/{provider}/restart", post(restart_provider))
+                    .route("/_emulator/prismer/conversation", post(prismer_conversation))
                     .route("/_emulator/{provider}/silent", post(silent_provider))
                     .route("/_emulator/{provider}/slow", post(slow_provider))
                     .route("/_emulator/{provider}/burst", post(burst_provider))
@@ -276,7 +280,25 @@ async fn stats(State(s): State<AppState>) -> Json<Value> {
                 "divinci": s.divinci.stats(), "bivariant": s.bivariant.stats()}))
 }
 
-async fn publish(State(s): State<AppState>, Path(provider): Path<String>, Json(frame): Json<Value>) -> Response {
+#[derive(serde::Deserialize)]
+struct PublishQuery {
+    /// `rest`: a Prismer send over REST (reaches members outside the room too).
+    via: Option<String>,
+}
+
+async fn publish(
+    State(s): State<AppState>,
+    Path(provider): Path<String>,
+    Query(q): Query<PublishQuery>,
+    Json(frame): Json<Value>,
+) -> Response {
+    if provider == "prismer" {
+        match q.via.as_deref() {
+            Some("rest") => s.prismer.publish_rest(frame),
+            _ => s.prismer.publish(frame),
+        }
+        return Json(json!({"published": true})).into_response();
+    }
     match s.hub(&provider) {
         Some(h) => {
             h.publish(frame);
@@ -390,6 +412,32 @@ async fn drop_provider(State(s): State<AppState>, Path(provider): Path<String>) 
         sc.drop_connections();
         json!({"dropped": true})
     })
+}
+
+async fn restart_provider(State(s): State<AppState>, Path(provider): Path<String>) -> Response {
+    scenario(&s, &provider, |sc| {
+        sc.restart();
+        json!({"restarted": true})
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct NewConversation {
+    id: String,
+    members: Vec<String>,
+    #[serde(default = "group")]
+    kind: String,
+    title: Option<String>,
+}
+
+fn group() -> String {
+    "group".into()
+}
+
+/// `POST /_emulator/prismer/conversation {"id","members":[user ids],"kind","title"}`.
+async fn prismer_conversation(State(s): State<AppState>, Json(c): Json<NewConversation>) -> Json<Value> {
+    s.prismer.create_conversation(&c.id, &c.members, &c.kind, c.title.as_deref());
+    Json(json!({"created": c.id}))
 }
 
 /// Runs a scenario on `provider`, or answers 404 for an unknown provider.

@@ -66,6 +66,7 @@ pub(crate) async fn start(interval: Duration) -> std::io::Result<(Emulator, Vec<
                 max_frame_bytes: DEFAULT_MAX_FRAME,
                 connect_timeout: Duration::from_secs(5),
                 resume: None,
+                resume_at_ms: None,
                 outgoing,
                 rest_base: endpoint.rest_base(),
                 ca_file: None,

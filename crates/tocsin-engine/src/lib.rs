@@ -250,7 +250,8 @@ impl Engine {
         }
         for (account, status_tx) in nats_accounts.into_iter().zip(nats_status) {
             tokio::spawn(watch_status(status_tx.subscribe(), shared.clone()));
-            let conn = nats_connection_for(account);
+            let mut conn = nats_connection_for(account);
+            conn.resume_at_ms = store.connected_until(&account.name).await?;
             supervisors.push(tokio::spawn(tocsin_supervisor::nats::run_nats(conn, event_tx.clone(), status_tx, cancel.clone())));
         }
         drop(event_tx);
@@ -475,6 +476,14 @@ impl Engine {
     pub async fn shutdown(&self) {
         let Some(tasks) = self.tasks.lock().await.take() else { return };
         let before = self.store.count().await.ok();
+        // Accounts connected until now missed nothing until now: the next start
+        // catches up (or notes a gap) from here, not from their last event.
+        let stopped_at = tocsin_model::now_ms();
+        let connected: Vec<String> = (self.shared.statuses.iter())
+            .map(|s| s.borrow().clone())
+            .filter(|s| s.state == ConnState::Subscribed)
+            .map(|s| s.account)
+            .collect();
         self.cancel.cancel();
         for s in tasks.supervisors {
             let _ = s.await;
@@ -485,6 +494,13 @@ impl Engine {
         }
         let _ = tasks.status_task.await;
         let _ = tasks.retention_task.await;
+        if !self.shared.demo {
+            for account in connected {
+                if let Err(e) = self.store.mark_connected(&account, stopped_at).await {
+                    tracing::warn!(account, "cannot note when the account was last connected: {e}");
+                }
+            }
+        }
         let received: u64 = self.shared.statuses.iter().map(|s| s.borrow().events_received).sum();
         let stored = self.store.count().await.ok();
         tracing::info!(
@@ -559,7 +575,9 @@ async fn connection_for(
     store: &Store,
     outgoing: mpsc::Receiver<Outgoing>,
 ) -> Result<Connection, EngineError> {
-    connection_with(account, store.cursor(&account.name).await?, outgoing)
+    let mut conn = connection_with(account, store.cursor(&account.name).await?, outgoing)?;
+    conn.resume_at_ms = store.connected_until(&account.name).await?;
+    Ok(conn)
 }
 
 /// The direct NATS connection for a topic-platform `account` with a `nats://` URL.
@@ -574,6 +592,7 @@ pub(crate) fn nats_connection_for(account: &AccountConfig) -> tocsin_supervisor:
         topics: account.topics.clone(),
         backoff: account.backoff.to_backoff(),
         ca_file: account.ca_file.as_ref().map(PathBuf::from),
+        resume_at_ms: None,
     }
 }
 
@@ -596,6 +615,7 @@ pub(crate) fn connection_with(
         max_frame_bytes: DEFAULT_MAX_FRAME,
         connect_timeout: Duration::from_secs(10),
         resume,
+        resume_at_ms: None,
         outgoing,
         rest_base: account.endpoint().rest_base(),
         ca_file: account.ca_file.as_ref().map(PathBuf::from),

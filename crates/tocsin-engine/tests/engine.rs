@@ -271,7 +271,9 @@ topics = ["events.org_123.>"]
     let mut items = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {
+            // A new Prismer account also gets its "now following" entry (the sync cursor).
             items = engine.history(10, None).await.unwrap();
+            items.retain(|i| i.provider_type != "tocsin.following");
             if items.len() >= 5 {
                 break;
             }

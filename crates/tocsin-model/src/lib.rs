@@ -164,6 +164,15 @@ impl EventKind {
     }
 }
 
+/// The label of an event that mentions the user (`@me`, Prismer route targets).
+pub const LABEL_MENTION: &str = "mention";
+/// The label of an event in a direct (one-to-one) conversation.
+pub const LABEL_DIRECT: &str = "direct";
+/// The label of an edit event: its text replaces the edited message's text.
+pub const LABEL_EDIT: &str = "edit";
+/// The label a message gets once an edit replaced its text.
+pub const LABEL_EDITED: &str = "edited";
+
 /// How much attention an event deserves. Ordered: `Low < Normal < High < Urgent`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]

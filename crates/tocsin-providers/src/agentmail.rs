@@ -9,8 +9,11 @@
 //!   dotted `event_type`; the payload sits under a key per type (`message`, `send`,
 //!   `delivery`, `bounce`, `complaint`, `reject`, `open`, `domain`, `calendar_event`).
 //!   The seed's Fern channel ids (`message_received`, ...) are accepted as `type` too.
-//! - No app-level ping and no replay: the client pings every 30 s; missed events are
-//!   backfilled over REST.
+//! - No app-level ping and no replay: the client pings every 30 s; what was missed
+//!   (while disconnected, or while Tocsin was stopped) is fetched over REST from a
+//!   minute before the last time the account was known connected, every page
+//!   (`next_page_token`), for every configured inbox or, with none configured, every
+//!   inbox the key lists (`GET /v0/inboxes`).
 
 use std::time::Duration;
 
@@ -20,7 +23,10 @@ use tocsin_secrets::Sensitive;
 
 use crate::json::{str_at, string_at, strings_at};
 use crate::time::parse_rfc3339_ms;
-use crate::{fingerprint, with_query, Adapter, AuthMode, ConnectPlan, Control, DecodeError, Heartbeat, Inbound, Session, Subscriptions};
+use crate::{
+    fingerprint, with_query, Adapter, AuthMode, CatchUp, CatchUpError, CatchUpFrom, CatchUpPage, ConnectPlan, Control,
+    DecodeError, Heartbeat, Inbound, Session, Subscriptions,
+};
 
 /// The AgentMail adapter for one account.
 #[derive(Debug, Clone)]
@@ -102,19 +108,44 @@ impl Adapter for AgentMail {
         }
     }
 
-    fn backfill(&self, since_ms: i64) -> Vec<String> {
-        let after = crate::percent_encode(&crate::time::format_rfc3339_ms(since_ms));
-        self.subscriptions
-            .inboxes
-            .iter()
-            .map(|i| format!("/v0/inboxes/{}/messages?after={after}&ascending=true&limit=100", crate::percent_encode(i)))
-            .collect()
+    fn catch_up(&self) -> CatchUp {
+        CatchUp::Fetch
     }
 
-    fn decode_backfill(&self, session: &Session, body: &[u8], received_at_ms: i64) -> Result<Vec<Event>, DecodeError> {
-        let v: Value = serde_json::from_slice(body).map_err(|e| DecodeError(format!("AgentMail message list is not JSON ({e})")))?;
+    fn catch_up_start(&self, from: &CatchUpFrom) -> Vec<String> {
+        // A new account has nothing to catch up on.
+        let Some(since) = from.since_ms else { return Vec::new() };
+        if self.subscriptions.inboxes.is_empty() {
+            // Every inbox the key can see.
+            return vec![format!("{INBOXES}?limit={PAGE}")];
+        }
+        self.subscriptions.inboxes.iter().map(|i| messages_path(i, since)).collect()
+    }
+
+    fn decode_catch_up(
+        &self,
+        session: &Session,
+        from: &CatchUpFrom,
+        path: &str,
+        body: &[u8],
+        received_at_ms: i64,
+    ) -> Result<CatchUpPage, CatchUpError> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| DecodeError(format!("the AgentMail listing is not JSON ({e})")))?;
+        let token = string_at(&v, &["next_page_token"]).filter(|t| !t.is_empty());
+        let with_token = |t: &str| {
+            let base = path.split("&page_token=").next().unwrap_or(path);
+            format!("{base}&page_token={}", crate::percent_encode(t))
+        };
+        if path.starts_with(INBOXES) && !path.contains("/messages") {
+            let inboxes = v.get("inboxes").and_then(Value::as_array).ok_or_else(|| DecodeError("no \"inboxes\" in the inbox list".into()))?;
+            let since = from.since_ms.unwrap_or(0);
+            let mut next: Vec<String> =
+                inboxes.iter().filter_map(|i| string_at(i, &["inbox_id"])).map(|i| messages_path(&i, since)).collect();
+            next.extend(token.as_deref().map(with_token));
+            return Ok(CatchUpPage { events: Vec::new(), next, cursor: None });
+        }
         let messages = v.get("messages").and_then(Value::as_array).ok_or_else(|| DecodeError("no \"messages\" in the list".into()))?;
-        Ok(messages
+        let events = messages
             .iter()
             .map(|m| {
                 let frame = json!({"type": "event", "event_type": "message.received", "message": m, "source": "rest_backfill"});
@@ -122,7 +153,8 @@ impl Adapter for AgentMail {
                 e.replayed = true;
                 e
             })
-            .collect())
+            .collect();
+        Ok(CatchUpPage { events, next: token.as_deref().map(with_token).into_iter().collect(), cursor: None })
     }
 
     fn heartbeat(&self) -> Heartbeat {
@@ -130,6 +162,17 @@ impl Adapter for AgentMail {
         // within the next 30 s means the connection is dead.
         Heartbeat { ping_every: Duration::from_secs(30), dead_after: Duration::from_secs(60) }
     }
+}
+
+/// The inbox list (`{"inboxes":[{"inbox_id"..}],"next_page_token"}`).
+const INBOXES: &str = "/v0/inboxes";
+/// Items per listing page (the API's maximum is not documented; 100 is accepted).
+const PAGE: u32 = 100;
+
+/// An inbox's messages after `since_ms`, oldest first.
+fn messages_path(inbox: &str, since_ms: i64) -> String {
+    let after = crate::percent_encode(&crate::time::format_rfc3339_ms(since_ms));
+    format!("{INBOXES}/{}/messages?after={after}&ascending=true&limit={PAGE}", crate::percent_encode(inbox))
 }
 
 /// Maps a Fern channel id (`message_received`) to its wire event type (`message.received`).
@@ -418,22 +461,42 @@ mod tests {
     }
 
     #[test]
-    fn backfill_lists_each_inbox_and_dedupes_with_live_events() {
+    fn catch_up_lists_each_inbox_follows_pages_and_dedupes_with_live_events() {
         let subs = Subscriptions { inboxes: vec!["agent@agentmail.to".into()], ..Default::default() };
         let a = AgentMail::new("ws://h/v0", AuthMode::Bearer, None, subs);
-        assert_eq!(
-            a.backfill(1_773_657_045_123),
-            ["/v0/inboxes/agent%40agentmail.to/messages?after=2026-03-16T10%3A30%3A45.123Z&ascending=true&limit=100"]
-        );
+        assert_eq!(a.catch_up(), CatchUp::Fetch);
+        assert!(a.catch_up_start(&CatchUpFrom::default()).is_empty(), "a new account has nothing to catch up");
+        let from = CatchUpFrom { cursor: None, since_ms: Some(1_773_657_045_123) };
+        let first = a.catch_up_start(&from);
+        assert_eq!(first, ["/v0/inboxes/agent%40agentmail.to/messages?after=2026-03-16T10%3A30%3A45.123Z&ascending=true&limit=100"]);
         let live = event(RECEIVED);
         let msg: Value = serde_json::from_str::<Value>(RECEIVED).unwrap()["message"].clone();
-        let body = json!({"count": 1, "messages": [msg]}).to_string();
-        let session = Session { account: "mail".into(), user_id: None };
-        let back = a.decode_backfill(&session, body.as_bytes(), 2).unwrap();
-        assert_eq!(back.len(), 1);
-        assert_eq!(back[0].dedupe_key, live.dedupe_key);
-        assert!(back[0].replayed);
-        assert!(a.decode_backfill(&session, b"nope", 0).is_err());
+        let session = Session::new("mail");
+        let body = json!({"count": 1, "messages": [msg], "next_page_token": "tok/2"}).to_string();
+        let page = a.decode_catch_up(&session, &from, &first[0], body.as_bytes(), 2).unwrap();
+        assert_eq!(page.events.len(), 1);
+        assert_eq!(page.events[0].dedupe_key, live.dedupe_key);
+        assert!(page.events[0].replayed);
+        assert_eq!(page.next, [format!("{}&page_token=tok%2F2", first[0])]);
+        // The next page's own token replaces the previous one.
+        let last = json!({"count": 0, "messages": [], "next_page_token": "tok3"}).to_string();
+        let page = a.decode_catch_up(&session, &from, &page.next[0], last.as_bytes(), 2).unwrap();
+        assert_eq!(page.next, [format!("{}&page_token=tok3", first[0])]);
+        assert!(a.decode_catch_up(&session, &from, &first[0], b"nope", 0).is_err());
+    }
+
+    #[test]
+    fn with_no_inbox_configured_every_listed_inbox_is_caught_up() {
+        let a = AgentMail::new("ws://h/v0", AuthMode::Bearer, None, Subscriptions::default());
+        let from = CatchUpFrom { cursor: Some("evt_1"), since_ms: Some(0) };
+        let start = a.catch_up_start(&from);
+        assert_eq!(start, ["/v0/inboxes?limit=100"]);
+        let body = json!({"count": 2, "inboxes": [{"inbox_id": "a@x.to"}, {"inbox_id": "b@x.to"}], "next_page_token": "p2"});
+        let page = a.decode_catch_up(&Session::new("mail"), &from, &start[0], body.to_string().as_bytes(), 0).unwrap();
+        assert_eq!(page.next.len(), 3);
+        assert!(page.next[0].starts_with("/v0/inboxes/a%40x.to/messages?after=1970-01-01T00%3A00%3A00.000Z"));
+        assert!(page.next[1].starts_with("/v0/inboxes/b%40x.to/messages?"));
+        assert_eq!(page.next[2], "/v0/inboxes?limit=100&page_token=p2");
     }
 
     #[test]

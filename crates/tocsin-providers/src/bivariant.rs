@@ -207,7 +207,7 @@ mod tests {
     use super::*;
 
     fn session() -> Session {
-        Session { account: "org".into(), user_id: None }
+        Session::new("org")
     }
 
     fn event(text: &str) -> Event {

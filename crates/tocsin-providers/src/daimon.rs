@@ -146,8 +146,8 @@ impl Adapter for Daimon {
         }
     }
 
-    fn replays_missed_events(&self) -> bool {
-        true
+    fn catch_up(&self) -> crate::CatchUp {
+        crate::CatchUp::Replay
     }
 
     fn heartbeat(&self) -> Heartbeat {

@@ -208,7 +208,7 @@ mod tests {
     use super::*;
 
     fn session() -> Session {
-        Session { account: "chat".into(), user_id: None }
+        Session::new("chat")
     }
 
     fn event(text: &str) -> Event {

@@ -124,6 +124,92 @@ pub struct Session {
     pub account: String,
     /// The provider's id for us, once authenticated (Prismer `userId`).
     pub user_id: Option<String>,
+    /// The catch-up cursor reached so far (Prismer's sync `seq`): live events carry
+    /// it as their cursor, so committing one never moves the stored cursor past
+    /// something that was not fetched.
+    pub cursor: Option<String>,
+    /// Conversations this connection has asked to join (Prismer rooms).
+    pub joined: std::collections::HashSet<String>,
+    /// Open streams: stream id → sender, learnt from the chunks (the end carries no
+    /// sender). Bounded by [`MAX_OPEN_STREAMS`].
+    pub streams: std::collections::HashMap<String, String>,
+}
+
+impl Session {
+    pub fn new(account: &str) -> Self {
+        Session { account: account.to_owned(), ..Default::default() }
+    }
+
+    /// Applies what an ephemeral frame says to this connection's state.
+    pub fn absorb(&mut self, ephemeral: &Ephemeral) {
+        match ephemeral {
+            Ephemeral::StreamChunk { stream_id, sender: Some(sender), .. } => {
+                if self.streams.len() >= MAX_OPEN_STREAMS && !self.streams.contains_key(stream_id) {
+                    // A stream whose end never came: forget the oldest-looking one.
+                    if let Some(k) = self.streams.keys().next().cloned() {
+                        self.streams.remove(&k);
+                    }
+                }
+                self.streams.insert(stream_id.clone(), sender.clone());
+            }
+            Ephemeral::StreamChunk { .. } | Ephemeral::Typing { .. } | Ephemeral::Presence { .. } => {}
+        }
+    }
+}
+
+/// How many streams a connection tracks at once (senders of unfinished streams).
+pub const MAX_OPEN_STREAMS: usize = 1024;
+
+/// A frame that changes state but is not history: typing, presence, stream chunks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ephemeral {
+    Typing { conversation: Option<String>, user: Option<String>, typing: bool },
+    Presence { user: Option<String>, status: Option<String> },
+    StreamChunk { stream_id: String, conversation: Option<String>, sender: Option<String> },
+}
+
+/// How a provider lets a client recover what was sent while it was away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatchUp {
+    /// The server replays from the cursor given at connect (daimon `last_event_id`),
+    /// then says [`Control::ReplayComplete`] or [`Control::ReplayGap`].
+    Replay,
+    /// The client fetches over REST ([`Adapter::catch_up_start`], paged): Prismer
+    /// sync, AgentMail message listings.
+    Fetch,
+    /// Nothing: the time away becomes a gap entry in the history.
+    Nothing,
+}
+
+/// Where a catch-up starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CatchUpFrom<'a> {
+    /// The last committed cursor (provider event id or sync `seq`), if any.
+    pub cursor: Option<&'a str>,
+    /// Since when events may have been missed (ms since the epoch): when the
+    /// connection dropped, or when this account was last known connected before the
+    /// app stopped. `None` for an account that never connected before.
+    pub since_ms: Option<i64>,
+}
+
+/// One page of a catch-up.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CatchUpPage {
+    pub events: Vec<Event>,
+    /// Further REST paths to fetch (the next page, each inbox's listing).
+    pub next: Vec<String>,
+    /// The cursor reached once this page is committed (Prismer `cursor`).
+    pub cursor: Option<String>,
+}
+
+/// Why a catch-up could not be completed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatchUpError {
+    /// The server no longer accepts our cursor (expired, too old).
+    #[error("the server no longer accepts the resume point ({0})")]
+    CursorRefused(String),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
 }
 
 /// Everything the supervisor needs to open one connection.
@@ -165,6 +251,8 @@ pub enum Control {
     ServerError { code: Option<String>, message: String, fatal: bool },
     /// An application-level pong.
     Pong,
+    /// The server advises a catch-up now (Prismer `reconnect.ack` with `syncAdvised`).
+    CatchUpAdvised,
 }
 
 /// One decoded server frame.
@@ -172,6 +260,8 @@ pub enum Control {
 pub enum Inbound {
     Event(Box<Event>),
     Control(Control),
+    /// State, not history.
+    Ephemeral(Ephemeral),
 }
 
 /// A frame that could not be decoded. The message never contains the frame's content.
@@ -221,23 +311,38 @@ pub trait Adapter: Send + Sync {
         let _ = (command, request_id);
         Err(format!("{} does not support this action", self.provider()))
     }
-    /// REST paths (GET, Bearer key) that list what was missed since `since_ms`,
-    /// for providers without replay that offer a listing (AgentMail).
-    fn backfill(&self, _since_ms: i64) -> Vec<String> {
+    /// How this provider recovers what was sent while the client was away.
+    fn catch_up(&self) -> CatchUp {
+        CatchUp::Nothing
+    }
+    /// For [`CatchUp::Fetch`]: the first REST paths (GET, Bearer key) of a
+    /// catch-up from `from`. Empty: nothing to fetch (a new account, say).
+    fn catch_up_start(&self, _from: &CatchUpFrom) -> Vec<String> {
         Vec::new()
     }
-    /// Decodes the body of a [`Adapter::backfill`] answer into events.
-    fn decode_backfill(&self, _session: &Session, _body: &[u8], _received_at_ms: i64) -> Result<Vec<Event>, DecodeError> {
-        Ok(Vec::new())
+    /// Decodes the answer to one catch-up `path`.
+    fn decode_catch_up(
+        &self,
+        _session: &Session,
+        _from: &CatchUpFrom,
+        _path: &str,
+        _body: &[u8],
+        _received_at_ms: i64,
+    ) -> Result<CatchUpPage, CatchUpError> {
+        Ok(CatchUpPage::default())
+    }
+    /// How often a connected client fetches again anyway, for what a live
+    /// connection cannot see (Prismer: conversations created after sign-in).
+    fn catch_up_every(&self) -> Option<Duration> {
+        None
     }
     /// The SSE stream to fall back to when the WebSocket upgrade fails (Prismer).
     fn sse_plan(&self, _key: &Sensitive<String>) -> Option<ConnectPlan> {
         None
     }
-    /// Whether the provider delivers what was missed while disconnected (replay or
-    /// redelivery). When it does not, a reconnect leaves a visible gap entry.
-    fn replays_missed_events(&self) -> bool {
-        false
+    /// Frames to send after an event arrived (join a conversation it names).
+    fn after_event(&self, _session: &mut Session, _event: &Event) -> Vec<String> {
+        Vec::new()
     }
     /// Reads the answer to [`Adapter::token_request`].
     fn parse_token(&self, status: u16, _body: &[u8]) -> Result<Sensitive<String>, TokenError> {

@@ -168,6 +168,39 @@ impl Staged<'_> {
             .execute(&mut *tx)
             .await?;
         }
+        // Edits replace the text of the message they edit (after the index above, so
+        // the update trigger finds every row it touches indexed).
+        for (NewEvent { event: e, .. }, item) in batch.iter().zip(&items) {
+            let (Some(item), Some(message), Some(text)) = (item, &e.message_id, &e.text) else { continue };
+            if e.kind != tocsin_model::EventKind::MessageUpdated || !e.labels.iter().any(|l| l == tocsin_model::LABEL_EDIT) {
+                continue;
+            }
+            sqlx::query(
+                "UPDATE events SET body_text = ?1,
+                        labels = CASE WHEN EXISTS (SELECT 1 FROM json_each(labels) WHERE value = ?5) THEN labels
+                                      ELSE json_insert(labels, '$[#]', ?5) END
+                 WHERE account = ?2 AND message_id = ?3 AND id != ?4
+                   AND kind IN ('message_received', 'message_sent', 'stream_end')",
+            )
+            .bind(text)
+            .bind(&e.account)
+            .bind(message)
+            .bind(item.id)
+            .bind(tocsin_model::LABEL_EDITED)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Each account is known connected up to its newest event.
+        let mut seen: Vec<(&str, i64)> = Vec::new();
+        for NewEvent { event: e, .. } in batch {
+            match seen.iter_mut().find(|(a, _)| *a == e.account) {
+                Some(slot) => slot.1 = slot.1.max(e.received_at_ms),
+                None => seen.push((&e.account, e.received_at_ms)),
+            }
+        }
+        for (account, at) in seen {
+            mark_connected(&mut *tx, account, at).await?;
+        }
         // Each account's cursor: its last event (in batch order) with a provider id.
         let mut cursors: Vec<(&str, &str, i64)> = Vec::new();
         for NewEvent { event: e, .. } in batch {
@@ -194,6 +227,18 @@ impl Staged<'_> {
         store.wrote(items.iter().flatten().count() as u64);
         Ok(items)
     }
+}
+
+async fn mark_connected(conn: &mut sqlx::SqliteConnection, account: &str, at_ms: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO connected_until (account, at_ms) VALUES (?, ?)
+         ON CONFLICT(account) DO UPDATE SET at_ms = MAX(at_ms, excluded.at_ms)",
+    )
+    .bind(account)
+    .bind(at_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 const EXCERPT_CHARS: usize = 180;
@@ -508,6 +553,22 @@ impl Store {
             .bind(tier.as_str())
             .fetch_one(&self.pool)
             .await?)
+    }
+
+    /// When `account` was last known connected: its newest committed event, or the
+    /// last [`Store::mark_connected`].
+    pub async fn connected_until(&self, account: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT at_ms FROM connected_until WHERE account = ?")
+            .bind(account)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Records that `account` was connected, with nothing missed, up to `at_ms` (a
+    /// clean stop). Never moves the mark back.
+    pub async fn mark_connected(&self, account: &str, at_ms: i64) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        mark_connected(&mut *conn, account, at_ms).await
     }
 
     /// The replay cursor of `account`: the last provider event id committed for it.

@@ -25,6 +25,7 @@
 //! platform, [`run_nats`]).
 
 mod backoff;
+mod catchup;
 mod sse;
 pub mod nats;
 mod status;
@@ -56,8 +57,7 @@ pub use throttle::RateLimit;
 
 use throttle::{clip, nests_deeper_than, Bucket, LogLimiter};
 
-/// How far before a disconnect REST backfill starts.
-pub const BACKFILL_OVERLAP_MS: i64 = 60_000;
+pub use catchup::OVERLAP_MS as BACKFILL_OVERLAP_MS;
 
 /// How long an SSE fallback session lasts before the WebSocket is tried again.
 pub const SSE_STAY: Duration = Duration::from_secs(300);
@@ -86,6 +86,9 @@ pub struct Connection {
     pub connect_timeout: Duration,
     /// The replay cursor to resume from (the last event id committed earlier).
     pub resume: Option<String>,
+    /// When this account was last known connected before (the latest committed
+    /// event or a clean stop): what was sent since may have been missed.
+    pub resume_at_ms: Option<i64>,
     /// Frames the engine wants sent on this account's socket (acks after commit).
     pub outgoing: mpsc::Receiver<Outgoing>,
     /// The REST base for commands that go over HTTP.
@@ -144,12 +147,11 @@ pub async fn run(
             }
         }
     };
-    let mut resume = conn.resume.clone();
+    let mut away = catchup::Away { cursor: conn.resume.clone(), since: conn.resume_at_ms };
     let mut attempt: u32 = 0;
-    let mut down_since: Option<i64> = None;
     loop {
         set_state(&status, ConnState::Connecting);
-        let ended = attempt_once(&mut conn, &http, &tls, &mut resume, &mut down_since, &sink, &status, &shutdown).await;
+        let ended = attempt_once(&mut conn, &http, &tls, &mut away, &sink, &status, &shutdown).await;
         // A server may echo the key in an error; it never reaches a log or the status.
         let ended = scrub_key(ended, &conn);
         let (reason, min_delay) = match ended {
@@ -171,14 +173,14 @@ pub async fn run(
                     attempt = 0;
                 }
                 if immediate {
-                    down_since.get_or_insert_with(now_ms);
+                    away.since.get_or_insert_with(now_ms);
                     status.send_modify(|s| s.last_error = Some(reason.clone()));
                     continue;
                 }
                 (reason, min_delay)
             }
         };
-        down_since.get_or_insert_with(now_ms);
+        away.since.get_or_insert_with(now_ms);
         attempt += 1;
         if conn.backoff.max_attempts != 0 && attempt > conn.backoff.max_attempts {
             let reason = format!("gave up after {} attempts: {reason}", conn.backoff.max_attempts);
@@ -303,13 +305,11 @@ fn setup_tls(conn: &Connection) -> Result<(reqwest::Client, Arc<rustls::ClientCo
     Ok((http, Arc::new(config)))
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn attempt_once(
     conn: &mut Connection,
     http: &reqwest::Client,
     tls: &Arc<rustls::ClientConfig>,
-    resume: &mut Option<String>,
-    down_since: &mut Option<i64>,
+    away: &mut catchup::Away,
     sink: &mpsc::Sender<Event>,
     status: &watch::Sender<AccountStatus>,
     shutdown: &CancellationToken,
@@ -330,7 +330,7 @@ async fn attempt_once(
             Err(TokenError::Retry(reason)) => return retry(reason),
         };
     }
-    let plan = conn.adapter.connect_plan(&key, resume.as_deref());
+    let plan = conn.adapter.connect_plan(&key, away.cursor.as_deref());
     let mut request = match plan.url.expose().as_str().into_client_request() {
         Ok(r) => r,
         Err(e) => return Ended::Fatal(format!("the account URL {} is not valid: {e}", plan.log_url)),
@@ -364,6 +364,11 @@ async fn attempt_once(
             if let (Ended::Retry { reason, .. }, Some(sse_plan)) = (&ended, conn.adapter.sse_plan(&key)) {
                 if reason.contains("HTTP") {
                     status.send_modify(|s| s.last_error = Some(format!("{reason}; using the SSE stream instead")));
+                    // The SSE stream does not catch up by itself: fetch first.
+                    let mut session = Session::new(&conn.account);
+                    if catchup::after_connect(conn, http, &mut session, away, sink).await.is_err() {
+                        return Ended::SinkClosed;
+                    }
                     let limits = sse::Limits { max_event_bytes: conn.max_frame_bytes, rate: conn.rate_limit };
                     let outcome =
                         sse::run(http, conn.adapter.as_ref(), &conn.account, sse_plan, SSE_STAY, limits, sink, status, shutdown).await;
@@ -382,7 +387,7 @@ async fn attempt_once(
     };
     let opened_at = Instant::now();
     tracing::info!(account = %conn.account, url = %plan.log_url, "connected");
-    let mut session = Session { account: conn.account.clone(), user_id: None };
+    let mut session = Session { cursor: away.cursor.clone(), ..Session::new(&conn.account) };
     if let Some(frame) = conn.adapter.auth_frame(&key, now_ms()) {
         if let Err(e) = ws.send(Message::text(frame.expose().as_str())).await {
             return retry(format!("the connection broke while signing in: {e}"));
@@ -391,15 +396,21 @@ async fn attempt_once(
     drop(key);
     if conn.adapter.expects_auth_ack() {
         set_state(status, ConnState::Authenticating);
-    } else if let Err(reason) = opened(conn, &mut ws, resume.as_deref(), status).await {
+    } else if let Err(reason) = opened(conn, &mut ws, away.cursor.as_deref(), status).await {
         return retry(reason);
     }
-    if !conn.adapter.expects_subscribe_ack()
-        && !conn.adapter.expects_auth_ack()
-        && note_gap(conn, http, &session, down_since, sink).await.is_err()
-    {
-        return Ended::SinkClosed;
+    if !conn.adapter.expects_subscribe_ack() && !conn.adapter.expects_auth_ack() {
+        match catchup::after_connect(conn, http, &mut session, away, sink).await {
+            Err(()) => return Ended::SinkClosed,
+            Ok(frames) => {
+                if let Err(reason) = send_all(&mut ws, frames).await {
+                    return retry(reason);
+                }
+            }
+        }
     }
+    // Catch up again now and then while connected (what the socket cannot see).
+    let mut catch_up_tick = conn.adapter.catch_up_every().map(|every| tokio::time::interval_at(Instant::now() + every, every));
     let heartbeat = conn.adapter.heartbeat();
     let mut pings_sent: u64 = 0;
     // Sleep detection: compare the wall clock with the monotonic clock.
@@ -454,6 +465,18 @@ async fn attempt_once(
             }
             _ = sleep_until(deadline) => {
                 return up(format!("no data for {} s; the connection is presumed dead", heartbeat.dead_after.as_secs()), None);
+            }
+            _ = tick(&mut catch_up_tick) => {
+                match catchup::fetch(conn, http, &mut session, away, sink).await {
+                    Ok(fetched) => {
+                        if let Err(reason) = send_all(&mut ws, fetched.frames).await {
+                            return up(reason, None);
+                        }
+                    }
+                    Err(catchup::FetchError::SinkClosed) => return Ended::SinkClosed,
+                    Err(e) => tracing::warn!(account = %conn.account, "a periodic catch-up failed (next try soon): {e:?}"),
+                }
+                continue;
             }
             _ = ping.tick() => {
                 pings_sent += 1;
@@ -586,33 +609,65 @@ async fn attempt_once(
         match conn.adapter.decode_in(&session, text.as_str(), now_ms()) {
             Ok(Inbound::Event(event)) => {
                 if let Some(id) = &event.provider_event_id {
-                    *resume = Some(id.clone());
+                    away.cursor = Some(id.clone());
                 }
+                let frames = conn.adapter.after_event(&mut session, &event);
                 if sink.send(*event).await.is_err() {
                     return Ended::SinkClosed;
                 }
                 status.send_modify(|s| s.events_received += 1);
+                if let Err(reason) = send_all(&mut ws, frames).await {
+                    return up(reason, None);
+                }
+            }
+            Ok(Inbound::Ephemeral(ephemeral)) => {
+                tracing::trace!(account = %conn.account, ?ephemeral, "state update");
+                session.absorb(&ephemeral);
             }
             Ok(Inbound::Control(control)) => match control {
                 Control::Authenticated { user_id } => {
                     session.user_id = user_id;
-                    if let Err(reason) = opened(conn, &mut ws, resume.as_deref(), status).await {
+                    if let Err(reason) = opened(conn, &mut ws, away.cursor.as_deref(), status).await {
                         return up(reason, None);
+                    }
+                    if !conn.adapter.expects_subscribe_ack() {
+                        match catchup::after_connect(conn, http, &mut session, away, sink).await {
+                            Err(()) => return Ended::SinkClosed,
+                            Ok(frames) => {
+                                if let Err(reason) = send_all(&mut ws, frames).await {
+                                    return up(reason, None);
+                                }
+                            }
+                        }
                     }
                 }
                 Control::Subscribed => {
                     set_state(status, ConnState::Subscribed);
-                    if note_gap(conn, http, &session, down_since, sink).await.is_err() {
-                        return Ended::SinkClosed;
+                    match catchup::after_connect(conn, http, &mut session, away, sink).await {
+                        Err(()) => return Ended::SinkClosed,
+                        Ok(frames) => {
+                            if let Err(reason) = send_all(&mut ws, frames).await {
+                                return up(reason, None);
+                            }
+                        }
                     }
                 }
+                Control::CatchUpAdvised => match catchup::fetch(conn, http, &mut session, away, sink).await {
+                    Ok(fetched) => {
+                        if let Err(reason) = send_all(&mut ws, fetched.frames).await {
+                            return up(reason, None);
+                        }
+                    }
+                    Err(catchup::FetchError::SinkClosed) => return Ended::SinkClosed,
+                    Err(e) => tracing::warn!(account = %conn.account, "the catch-up the server advised failed: {e:?}"),
+                },
                 Control::ReplayComplete { count } => {
                     tracing::info!(account = %conn.account, count, "replay complete");
-                    *down_since = None;
+                    away.since = None;
                 }
                 Control::ReplayGap { .. } => {
-                    let from = down_since.take();
-                    let gap = gap_event(&conn.account, conn.adapter.provider(), from, now_ms());
+                    let from = away.since.take();
+                    let gap = gap_event(&conn.account, conn.adapter.provider(), from, now_ms(), "the server no longer had them to replay");
                     if sink.send(gap).await.is_err() {
                         return Ended::SinkClosed;
                     }
@@ -643,31 +698,6 @@ async fn attempt_once(
             }
         }
     }
-}
-
-/// Runs the backfill listings and decodes them.
-async fn backfill(conn: &Connection, http: &reqwest::Client, session: &Session, paths: &[String]) -> Result<Vec<Event>, String> {
-    let key = (conn.key)()?;
-    let mut out = Vec::new();
-    for path in paths {
-        let url = format!("{}{path}", conn.rest_base);
-        let log_url = tocsin_secrets::redact_url(&url);
-        let response = http
-            .get(&url)
-            .bearer_auth(key.expose())
-            .send()
-            .await
-            .map_err(|e| tls::describe_http(e, &log_url))?;
-        if !response.status().is_success() {
-            return Err(format!("{log_url} answered HTTP {}", response.status().as_u16()));
-        }
-        let body = read_capped(response, MAX_BACKFILL_BYTES, &log_url).await?;
-        if nests_deeper_than(&body, MAX_NESTING) {
-            return Err(format!("the listing from {log_url} nests deeper than {MAX_NESTING} levels"));
-        }
-        out.extend(conn.adapter.decode_backfill(session, &body, now_ms()).map_err(|e| clip(&e.to_string(), 200))?);
-    }
-    Ok(out)
 }
 
 /// A REST command with the account's key.
@@ -721,13 +751,11 @@ async fn fetch_token(
     adapter.parse_token(status, &body)
 }
 
-/// The largest REST listing read for a backfill.
-const MAX_BACKFILL_BYTES: usize = 16 << 20;
 /// The largest token, ticket or error answer read.
 const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 /// Reads an HTTP body of at most `max` bytes; a longer one is refused, not buffered.
-async fn read_capped(mut response: reqwest::Response, max: usize, log_url: &str) -> Result<Vec<u8>, String> {
+pub(crate) async fn read_capped(mut response: reqwest::Response, max: usize, log_url: &str) -> Result<Vec<u8>, String> {
     let too_big = || format!("the answer from {log_url} is over the {} KiB limit; it was refused", max / 1024);
     if response.content_length().is_some_and(|n| n > max as u64) {
         return Err(too_big());
@@ -766,41 +794,22 @@ async fn opened(
     Ok(())
 }
 
-/// After a reconnect to a provider that cannot replay: fetch what was missed over
-/// REST where the provider lists it; otherwise (or if that fails) the history gets
-/// a gap entry covering the time the connection was down.
-async fn note_gap(
-    conn: &Connection,
-    http: &reqwest::Client,
-    session: &Session,
-    down_since: &mut Option<i64>,
-    sink: &mpsc::Sender<Event>,
-) -> Result<(), ()> {
-    if conn.adapter.replays_missed_events() {
-        return Ok(());
-    }
-    let Some(from) = *down_since else { return Ok(()) };
-    // From a minute before the drop was noticed: the server may have stopped sending
-    // earlier than the client could tell. Overlap is harmless (the history dedupes).
-    let paths = conn.adapter.backfill(from - BACKFILL_OVERLAP_MS);
-    if !paths.is_empty() {
-        match backfill(conn, http, session, &paths).await {
-            Ok(events) => {
-                tracing::info!(account = %conn.account, count = events.len(), "backfilled over REST after a reconnect");
-                for e in events {
-                    sink.send(e).await.map_err(|_| ())?;
-                }
-                *down_since = None;
-                return Ok(());
-            }
-            Err(reason) => tracing::warn!(account = %conn.account, "backfill failed: {reason}"),
-        }
-    }
-    if let Some(from) = down_since.take() {
-        let gap = gap_event(&conn.account, conn.adapter.provider(), Some(from), now_ms());
-        sink.send(gap).await.map_err(|_| ())?;
+/// Sends `frames` in order.
+async fn send_all(ws: &mut Socket, frames: Vec<String>) -> Result<(), String> {
+    for frame in frames {
+        ws.send(Message::text(frame)).await.map_err(|e| format!("the connection broke: {e}"))?;
     }
     Ok(())
+}
+
+/// Waits for the next tick of `interval`, or forever when there is none.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// How often an idle connection checks for a wake from sleep.
@@ -832,9 +841,9 @@ mod tests {
 
     #[test]
     fn gap_entries_say_when() {
-        let g = gap_event("ops", tocsin_model::Provider::AgentMail, Some(0), 60_000);
+        let g = gap_event("ops", tocsin_model::Provider::AgentMail, Some(0), 60_000, "the server could not replay them");
         assert_eq!(g.kind, EventKind::Gap);
-        assert_eq!(g.text.as_deref(), Some("Possible gap: events from 1970-01-01T00:00:00.000Z to 1970-01-01T00:01:00.000Z may be missing (the server could not replay them)."));
+        assert_eq!(g.text.as_deref(), Some("Possible gap in ops: events from 1970-01-01T00:00:00.000Z to 1970-01-01T00:01:00.000Z may be missing (the server could not replay them)."));
     }
 }
 
@@ -880,15 +889,16 @@ fn classify_connect_error(e: WsError, log_url: &str) -> Ended {
     }
 }
 
-/// A history entry saying events between `from_ms` and `to_ms` may be missing.
-pub fn gap_event(account: &str, provider: tocsin_model::Provider, from_ms: Option<i64>, to_ms: i64) -> Event {
+/// A history entry saying events of `account` between `from_ms` and `to_ms` may be
+/// missing, and `why`.
+pub fn gap_event(account: &str, provider: tocsin_model::Provider, from_ms: Option<i64>, to_ms: i64, why: &str) -> Event {
     let text = match from_ms {
         Some(f) => format!(
-            "Possible gap: events from {} to {} may be missing (the server could not replay them).",
+            "Possible gap in {account}: events from {} to {} may be missing ({why}).",
             tocsin_providers::time::format_rfc3339_ms(f),
             tocsin_providers::time::format_rfc3339_ms(to_ms)
         ),
-        None => "Possible gap: the server could not replay events missed before this point.".to_owned(),
+        None => format!("Possible gap in {account}: events sent before this point may be missing ({why})."),
     };
     Event {
         dedupe_key: format!("gap:{account}:{to_ms}"),
@@ -912,6 +922,6 @@ pub fn gap_event(account: &str, provider: tocsin_model::Provider, from_ms: Optio
         ack: None,
         priority: None,
         topic: None,
-        raw: serde_json::json!({"from_ms": from_ms, "to_ms": to_ms}),
+        raw: serde_json::json!({"from_ms": from_ms, "to_ms": to_ms, "why": why}),
     }
 }

@@ -68,6 +68,9 @@ pub struct NatsConnection {
     /// A PEM file of CA certificates trusted for `tls://` (besides the platform
     /// roots). Unreadable or unparsable: the account stops with that error.
     pub ca_file: Option<std::path::PathBuf>,
+    /// When this account was last known connected (the app stopped since): what was
+    /// published meanwhile is missed, and the first connection writes a gap entry.
+    pub resume_at_ms: Option<i64>,
 }
 
 /// Something async-nats reported from its own tasks.
@@ -113,7 +116,7 @@ pub async fn run_nats(
     };
     let log_url = redact_userinfo(&conn.url);
     let mut attempt: u32 = 0;
-    let mut down_since: Option<i64> = None;
+    let mut down_since: Option<i64> = conn.resume_at_ms;
     loop {
         set_state(&status, ConnState::Connecting);
         let ended = client_life(&conn, &tls, &log_url, &mut down_since, &sink, &status, &shutdown).await;
@@ -355,7 +358,7 @@ async fn client_life(
         return Ended::SinkClosed;
     }
 
-    let session = Session { account: conn.account.clone(), user_id: None };
+    let session = Session::new(&conn.account);
     let mut recent = Recent::default();
     // Set while async-nats is reconnecting: its Connected event then means "back".
     let mut reconnecting = false;
@@ -423,7 +426,7 @@ async fn client_life(
                             dropping = true;
                             tracing::warn!(account = %conn.account, "NATS messages were dropped: events arrive faster than they are stored");
                             status.send_modify(|s| s.last_error = Some("some events were dropped: they arrived faster than Tocsin could store them".into()));
-                            if sink.send(gap_event(&conn.account, Provider::Bivariant, None, now_ms())).await.is_err() {
+                            if sink.send(gap_event(&conn.account, Provider::Bivariant, None, now_ms(), "they arrived faster than Tocsin could store them and NATS dropped some")).await.is_err() {
                                 return Ended::SinkClosed;
                             }
                         }
@@ -477,7 +480,7 @@ async fn confirm(client: &Client) -> bool {
 /// connection was down (core NATS does not replay).
 async fn note_gap(account: &str, down_since: &mut Option<i64>, sink: &mpsc::Sender<Event>) -> Result<(), ()> {
     if let Some(from) = down_since.take() {
-        sink.send(gap_event(account, Provider::Bivariant, Some(from), now_ms())).await.map_err(|_| ())?;
+        sink.send(gap_event(account, Provider::Bivariant, Some(from), now_ms(), "core NATS does not resend what was published while Tocsin was not connected")).await.map_err(|_| ())?;
     }
     Ok(())
 }
@@ -528,7 +531,7 @@ fn decode_message(
             }
             match bivariant::decode(session, &text, now_ms()) {
                 Ok(Inbound::Event(event)) => Some(*event),
-                Ok(Inbound::Control(_)) => None,
+                Ok(Inbound::Control(_)) | Ok(Inbound::Ephemeral(_)) => None,
                 Err(e) => {
                     tracing::warn!(account = %account, pattern = %pattern, "ignored a NATS message that could not be decoded: {}", crate::throttle::clip(&e.to_string(), 200));
                     None
@@ -616,6 +619,7 @@ mod tests {
             topics: vec![topic.into()],
             backoff: Backoff::default(),
             ca_file: None,
+            resume_at_ms: None,
         };
         assert!(check(&conn("nats://h:4222", "events.o.>")).is_ok());
         assert!(check(&conn("ws://h", "events.o.>")).unwrap_err().contains("nats://"));

@@ -139,7 +139,7 @@ pub(crate) async fn run(
     let flooding = limits.rate.flooding_note();
     let mut decode_warnings = LogLimiter::new(WARN_EVERY);
     let mut stream = response.bytes_stream();
-    let mut session = Session { account: account.to_owned(), user_id: None };
+    let mut session = Session::new(account);
     loop {
         let chunk = tokio::select! {
             biased;
@@ -206,6 +206,7 @@ pub(crate) async fn run(
                 }
                 Ok(Inbound::Control(Control::ServerError { fatal: true, message, .. })) => return SseEnded::Fatal(message),
                 Ok(Inbound::Control(_)) => {}
+                Ok(Inbound::Ephemeral(e)) => session.absorb(&e),
                 Err(e) => {
                     if let Some(skipped) = decode_warnings.allow(Instant::now()) {
                         tracing::warn!(account, skipped, "ignored an SSE event that could not be decoded: {}", clip(&e.to_string(), 200));

@@ -40,6 +40,7 @@ fn start(url: &str, auth: AuthMode, key: &str, inboxes: &[&str]) -> Running {
         max_frame_bytes: DEFAULT_MAX_FRAME,
         connect_timeout: Duration::from_secs(5),
         resume: None,
+        resume_at_ms: None,
         outgoing: mpsc::channel(16).1,
         rest_base: String::new(),
         ca_file: None,

@@ -62,6 +62,7 @@ fn start(url: &str, opts: Opts) -> Running {
         max_frame_bytes: DEFAULT_MAX_FRAME,
         connect_timeout: Duration::from_secs(5),
         resume: None,
+        resume_at_ms: None,
         outgoing: mpsc::channel(16).1,
         rest_base: endpoint.rest_base(),
         ca_file: opts.ca_file,

@@ -170,6 +170,7 @@ fn start_with(url: &str, token: Option<KeySource>, topics: &[&str]) -> Running {
         topics: topics.iter().map(|t| (*t).to_owned()).collect(),
         backoff: Backoff { base: Duration::from_millis(20), cap: Duration::from_millis(100), ..Backoff::default() },
         ca_file: None,
+        resume_at_ms: None,
     })
 }
 
@@ -519,6 +520,7 @@ async fn reconnecting_gives_up_after_max_attempts() {
         topics: vec!["events.org_1.>".into()],
         backoff: Backoff { base: Duration::from_millis(20), cap: Duration::from_millis(50), max_attempts: 3, ..Backoff::default() },
         ca_file: None,
+        resume_at_ms: None,
     });
     subscribed(&mut r).await;
     server.stop();

@@ -48,6 +48,7 @@ fn start(provider: Provider, endpoint: Endpoint, key: &str, subs: Subscriptions)
         max_frame_bytes: DEFAULT_MAX_FRAME,
         connect_timeout: Duration::from_secs(5),
         resume: None,
+        resume_at_ms: None,
         outgoing,
         rest_base: endpoint_rest,
         ca_file: None,

@@ -4,30 +4,40 @@
 //! deadline (`authenticated` on success; `error` `AUTH_FAILED` on a bad token, the
 //! socket staying open; `Authentication timeout` and close 4001 at the deadline;
 //! `AUTH_REQUIRED` for other frames before auth, except `ping` and `ack`). Every
-//! tracked event carries an `ackId`; events not acknowledged when the socket drops
-//! are redelivered on the next auth with `isRetry: true` (at most 100, 5 minutes).
+//! tracked event carries an `ackId`; events *sent to an open connection* and not
+//! acknowledged when it drops are redelivered on the next auth with `isRetry: true`
+//! (at most 100, 5 minutes, in memory: [`PrismerState::restart`] loses them).
+//!
+//! As the real server was observed to behave (PROTOCOLS.md 4.5 [RUN]): nothing sent
+//! while a user has no connection is queued for it; it is only in the sync log
+//! (`GET /api/im/sync`, `metadata` a JSON string there), which survives a restart.
+//! `reconnect` is answered `syncAdvised: true`. A connection is put in the rooms of
+//! the conversations its user belongs to at sign-in only: events of a conversation
+//! created later ([`PrismerState::create_conversation`]) reach it only once it sends
+//! `conversation.join`, or when sent over REST ([`PrismerState::publish_rest`]).
+//! Events of conversations the emulator was never told about go to everyone.
+//! Presence is broadcast to every connection.
 //! `ping` gets `pong` echoing `requestId` at the top and in the payload. A sixth
 //! connection of a user evicts the oldest. SSE `/sse?token=` streams the same
 //! envelopes as unnamed `data:` events with `: heartbeat` comments.
 //! `POST /api/im/conversations/{id}/read` marks a conversation read.
 
-use std::collections::{HashMap, VecDeque};
-use std::convert::Infallible;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use axum::extract::{Path, Query, State, WebSocketUpgrade};
+use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use futures_util::Stream;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::hub::{bearer, Hub, Outbound};
+
+mod rest;
+pub(crate) use rest::{mark_read, sse, sync};
 
 const MAX_CONNECTIONS_PER_USER: usize = 5;
 const UNDELIVERED_CAP: usize = 100;
@@ -52,7 +62,16 @@ pub struct PrismerState {
     ws_disabled: AtomicBool,
     auth_timeout: Duration,
     heartbeat: Duration,
+    /// The sync log (the server's database): survives a restart.
+    sync_log: Mutex<Vec<Value>>,
+    /// Conversation id → members (user ids).
+    conversations: Mutex<HashMap<String, HashSet<String>>>,
+    /// Stream id → sender, from the chunks (the end carries none).
+    streams: Mutex<HashMap<String, String>>,
 }
+
+/// The frame key that marks an event sent over REST (stripped before sending).
+const VIA_REST: &str = "_viaRest";
 
 impl PrismerState {
     pub(crate) fn new(hub: Arc<Hub>, auth_timeout: Duration, heartbeat: Duration) -> Arc<Self> {
@@ -64,32 +83,137 @@ impl PrismerState {
             ws_disabled: AtomicBool::new(false),
             auth_timeout,
             heartbeat,
+            sync_log: Mutex::default(),
+            conversations: Mutex::default(),
+            streams: Mutex::default(),
         })
+    }
+
+    /// The user id the emulator gives `token` (every accepted token is one user).
+    pub fn user_id(token: &str) -> String {
+        format!("usr_{:08x}", token.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))))
+    }
+
+    /// Creates a conversation of `members` (user ids). Nobody connected is told, and
+    /// no open connection joins its room (the real server joins rooms at sign-in
+    /// only); the members' sync logs get `conversation.create`.
+    pub fn create_conversation(&self, id: &str, members: &[String], kind: &str, title: Option<&str>) {
+        self.conversations.lock().unwrap().insert(id.to_owned(), members.iter().cloned().collect());
+        let data = json!({"id": id, "type": kind, "title": title, "members": members});
+        self.log_sync("conversation.create", data, Some(id));
+    }
+
+    /// Events sent while nobody is connected are not queued: that is the sync log's job.
+    /// Publishes an event as a WebSocket send would: to the connections in its
+    /// conversation's room (everyone, for a conversation the emulator does not know),
+    /// and into the sync log when the server persists its type.
+    pub fn publish(&self, frame: Value) {
+        self.log_sync_of(&frame);
+        self.hub.publish(frame);
+    }
+
+    /// Publishes an event as a REST send does: to every member's connections, joined
+    /// to its room or not.
+    pub fn publish_rest(&self, mut frame: Value) {
+        self.log_sync_of(&frame);
+        frame[VIA_REST] = json!(true);
+        self.hub.publish(frame);
+    }
+
+    /// A server restart: every connection drops and what lived in memory (the
+    /// redelivery queues) is gone; the sync log and the conversations stay.
+    pub fn restart(&self) {
+        {
+            let mut users = self.users.lock().unwrap();
+            for u in users.values_mut() {
+                u.undelivered.clear();
+            }
+        }
+        self.hub.drop_connections();
+    }
+
+    /// The sync log, as the real server writes it for a WebSocket event.
+    fn log_sync_of(&self, frame: &Value) {
+        let ty = frame.get("type").and_then(Value::as_str).unwrap_or("");
+        let payload = frame.get("payload").cloned().unwrap_or(Value::Null);
+        let conv = payload.get("conversationId").and_then(Value::as_str).map(str::to_owned);
+        let stringified = |p: &Value| {
+            let mut d = p.clone();
+            let meta = p.get("metadata").cloned().unwrap_or(json!({}));
+            d["metadata"] = json!(meta.to_string());
+            d
+        };
+        match ty {
+            "message.new" => self.log_sync("message.new", stringified(&payload), conv.as_deref()),
+            "message.edit" | "message.edited" => {
+                let data = json!({"id": payload.get("id"), "content": payload.get("content"), "type": payload.get("type")});
+                self.log_sync("message.edit", data, conv.as_deref());
+            }
+            "message.deleted" => self.log_sync("message.delete", json!({"id": payload.get("id")}), conv.as_deref()),
+            "message.stream.chunk" => {
+                if let (Some(id), Some(sender)) = (payload.get("streamId").and_then(Value::as_str), payload.get("senderId").and_then(Value::as_str)) {
+                    self.streams.lock().unwrap().insert(id.to_owned(), sender.to_owned());
+                }
+            }
+            "message.stream.end" => {
+                let stream = payload.get("streamId").and_then(Value::as_str).unwrap_or("");
+                let sender = self.streams.lock().unwrap().remove(stream);
+                let data = json!({"id": payload.get("messageId"), "conversationId": conv, "senderId": sender,
+                                  "type": "text", "content": payload.get("finalContent"), "metadata": "{}",
+                                  "createdAt": crate::demo::format_ms(now_ms())});
+                self.log_sync("message.new", data, conv.as_deref());
+            }
+            _ => {}
+        }
+    }
+
+    fn log_sync(&self, ty: &str, data: Value, conversation: Option<&str>) {
+        let mut log = self.sync_log.lock().unwrap();
+        let seq = log.len() as u64 + 1;
+        log.push(json!({"seq": seq, "type": ty, "data": data, "conversationId": conversation,
+                        "at": crate::demo::format_ms(now_ms())}));
+    }
+
+    /// What `user` may see of the sync log after `since`: at most `limit` items, and
+    /// whether more follow.
+    pub(crate) fn sync_after(&self, user: &str, since: u64, limit: usize) -> (Vec<Value>, bool) {
+        let conversations = self.conversations.lock().unwrap();
+        let log = self.sync_log.lock().unwrap();
+        let mut visible = log.iter().skip(since as usize).filter(|item| {
+            match item.get("conversationId").and_then(Value::as_str).and_then(|c| conversations.get(c)) {
+                Some(members) => members.contains(user),
+                None => true,
+            }
+        });
+        let events: Vec<Value> = visible.by_ref().take(limit).cloned().collect();
+        let more = visible.next().is_some();
+        (events, more)
+    }
+
+    /// The rooms `user` is put in at sign-in.
+    fn rooms_of(&self, user: &str) -> HashSet<String> {
+        let conversations = self.conversations.lock().unwrap();
+        conversations.iter().filter(|(_, m)| m.contains(user)).map(|(c, _)| c.clone()).collect()
+    }
+
+    /// Whether a connection of `user` in `rooms` receives `frame`.
+    fn reaches(&self, frame: &Value, user: &str, rooms: &HashSet<String>) -> bool {
+        let Some(conv) = frame.pointer("/payload/conversationId").and_then(Value::as_str) else { return true };
+        let conversations = self.conversations.lock().unwrap();
+        match conversations.get(conv) {
+            None => true,
+            Some(members) => rooms.contains(conv) || (frame.get(VIA_REST).is_some() && members.contains(user)),
+        }
+    }
+
+    /// `conversation.join`: into the room, if `user` is a member.
+    fn may_join(&self, conv: &str, user: &str) -> bool {
+        self.conversations.lock().unwrap().get(conv).is_some_and(|m| m.contains(user))
     }
 
     /// Makes WebSocket upgrades fail (503) or succeed again.
     pub fn set_ws_disabled(&self, disabled: bool) {
         self.ws_disabled.store(disabled, Ordering::SeqCst);
-    }
-
-    /// Publishes an event: live to every authenticated connection, and into the
-    /// undelivered queue of every known user with no connection open (the server
-    /// keeps what an offline user missed, up to 100 events for 5 minutes).
-    pub fn publish(&self, frame: Value) {
-        // Under the users lock, so a connection closing at the same moment either
-        // finds the event in its stream or the event finds it gone.
-        let mut users = self.users.lock().unwrap();
-        for u in users.values_mut().filter(|u| u.conns.is_empty()) {
-            let mut f = frame.clone();
-            if !UNTRACKED.contains(&f.get("type").and_then(Value::as_str).unwrap_or("")) {
-                f["ackId"] = json!(format!("ack_{}", self.next_ack.fetch_add(1, Ordering::SeqCst)));
-            }
-            u.undelivered.push_back((Instant::now(), f));
-            while u.undelivered.len() > UNDELIVERED_CAP {
-                u.undelivered.pop_front();
-            }
-        }
-        self.hub.publish(frame);
     }
 
     /// Events waiting for redelivery, all users together.
@@ -105,7 +229,7 @@ impl PrismerState {
     fn user_for(&self, token: Option<&str>) -> Option<String> {
         let token = token?;
         // Every accepted token is one user, named after a digest of the token.
-        self.hub.accepts(Some(token)).then(|| format!("usr_{:08x}", token.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))))
+        self.hub.accepts(Some(token)).then(|| Self::user_id(token))
     }
 
 }
@@ -170,6 +294,7 @@ async fn serve(state: Arc<PrismerState>, mut socket: WebSocket, token: Option<St
     let (mut live, mut kick) = state.hub.subscribe();
     let (evict_tx, mut evict_rx) = mpsc::channel::<()>(1);
     let mut user: Option<String> = None;
+    let mut rooms: HashSet<String> = HashSet::new();
     let mut pending: HashMap<String, Value> = HashMap::new();
     let deadline = tokio::time::sleep(state.auth_timeout);
     tokio::pin!(deadline);
@@ -178,6 +303,7 @@ async fn serve(state: Arc<PrismerState>, mut socket: WebSocket, token: Option<St
     if let Some(t) = token.as_deref() {
         match state.user_for(Some(t)) {
             Some(u) => {
+                rooms = state.rooms_of(&u);
                 if authenticate(&state, &mut socket, &u, conn_id, &evict_tx, None, &mut pending).await.is_err() {
                     return;
                 }
@@ -212,8 +338,12 @@ async fn serve(state: Arc<PrismerState>, mut socket: WebSocket, token: Option<St
                 break;
             }
             item = live.recv(), if user.is_some() => match item {
+                Ok(Outbound::Frame(f)) if !state.reaches(&f, user.as_deref().unwrap_or(""), &rooms) => Ok(()),
                 Ok(Outbound::Frame(f)) => {
                     let mut frame = (*f).clone();
+                    if let Some(o) = frame.as_object_mut() {
+                        o.remove(VIA_REST);
+                    }
                     state.hub.pace().await;
                     let ty = frame.get("type").and_then(Value::as_str).unwrap_or("").to_owned();
                     if !UNTRACKED.contains(&ty.as_str()) {
@@ -256,6 +386,7 @@ async fn serve(state: Arc<PrismerState>, mut socket: WebSocket, token: Option<St
                             let t = frame.pointer("/payload/token").and_then(Value::as_str);
                             match state.user_for(t) {
                                 Some(u) => {
+                                    rooms = state.rooms_of(&u);
                                     if authenticate(&state, &mut socket, &u, conn_id, &evict_tx, request_id, &mut pending).await.is_err() {
                                         break;
                                     }
@@ -277,11 +408,26 @@ async fn serve(state: Arc<PrismerState>, mut socket: WebSocket, token: Option<St
                         "reconnect" => {
                             let u = user.clone().unwrap_or_default();
                             let redelivered = redeliver(&state, &mut socket, &u, &mut pending).await;
-                            let mut ack = envelope("reconnect.ack", json!({"userId": u, "undeliveredCount": redelivered, "syncAdvised": false}));
+                            let mut ack = envelope("reconnect.ack", json!({"userId": u, "undeliveredCount": redelivered, "syncAdvised": true}));
                             if let Some(r) = request_id { ack["requestId"] = r; }
                             socket.send(text(&ack)).await
                         }
-                        "conversation.join" | "conversation.leave" | "typing.start" | "typing.stop" | "presence.update"
+                        "conversation.join" => {
+                            let u = user.clone().unwrap_or_default();
+                            if let Some(c) = frame.pointer("/payload/conversationId").and_then(Value::as_str) {
+                                if state.may_join(c, &u) {
+                                    rooms.insert(c.to_owned());
+                                }
+                            }
+                            Ok(())
+                        }
+                        "conversation.leave" => {
+                            if let Some(c) = frame.pointer("/payload/conversationId").and_then(Value::as_str) {
+                                rooms.remove(c);
+                            }
+                            Ok(())
+                        }
+                        "typing.start" | "typing.stop" | "presence.update"
                         | "agent.heartbeat" | "message.send" => Ok(()),
                         other => {
                             let mut err = json!({"type":"error","payload":{"message":format!("Unknown event type: {other}"),"code":"UNKNOWN_EVENT"}});
@@ -305,7 +451,13 @@ async fn serve(state: Arc<PrismerState>, mut socket: WebSocket, token: Option<St
         // Published while this connection was attached but never sent: undelivered too.
         while let Ok(item) = live.try_recv() {
             if let Outbound::Frame(f) = item {
+                if !state.reaches(&f, &u, &rooms) {
+                    continue;
+                }
                 let mut frame = (*f).clone();
+                if let Some(o) = frame.as_object_mut() {
+                    o.remove(VIA_REST);
+                }
                 let ty = frame.get("type").and_then(Value::as_str).unwrap_or("").to_owned();
                 if !UNTRACKED.contains(&ty.as_str()) {
                     let ack = format!("ack_{}", state.next_ack.fetch_add(1, Ordering::SeqCst));
@@ -362,73 +514,30 @@ async fn redeliver(state: &PrismerState, socket: &mut WebSocket, user: &str, pen
     n
 }
 
-/// `GET /sse?token=`: the same envelopes as unnamed SSE events.
-pub(crate) async fn sse(
-    State(state): State<Arc<PrismerState>>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let Some(token) = token_of(&headers, &query) else {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"ok": false, "error": "Token required (?token=<JWT>)"}))).into_response();
-    };
-    let Some(user) = state.user_for(Some(&token)) else {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"ok": false, "error": "Invalid or expired token"}))).into_response();
-    };
-    let guard = state.hub.connection();
-    let (mut live, mut kick) = state.hub.subscribe();
-    let first = envelope("authenticated", json!({"userId": user}));
-    let stream = async_stream(move |tx| async move {
-        let _guard = guard;
-        if tx.send(first.to_string()).await.is_err() {
-            return;
-        }
-        loop {
-            tokio::select! {
-                _ = kick.recv() => return,
-                item = live.recv() => match item {
-                    Ok(Outbound::Frame(f)) => { if tx.send(f.to_string()).await.is_err() { return; } }
-                    Ok(Outbound::Raw(t)) => { if tx.send(t.to_string()).await.is_err() { return; } }
-                    // The hostile scenarios are WebSocket frames; the SSE stream ignores them.
-                    Ok(Outbound::Hostile(_)) => {}
-                    Err(_) => return,
-                },
-            }
-        }
-    });
-    Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(state.heartbeat).text("heartbeat"))
-        .into_response()
-}
-
-/// A stream of SSE data events fed by `producer` through a channel.
-fn async_stream<F, Fut>(producer: F) -> impl Stream<Item = Result<SseEvent, Infallible>>
-where
-    F: FnOnce(mpsc::Sender<String>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, rx) = mpsc::channel::<String>(256);
-    tokio::spawn(producer(tx));
-    futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|data| (Ok(SseEvent::default().data(data)), rx))
-    })
-}
-
-/// `POST /api/im/conversations/{id}/read`.
-pub(crate) async fn mark_read(
-    State(state): State<Arc<PrismerState>>,
-    headers: HeaderMap,
-    Path(conversation): Path<String>,
-) -> Response {
-    if state.user_for(bearer(&headers).as_deref()).is_none() {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"ok": false, "error": "Invalid or expired token"}))).into_response();
-    }
-    state.hub.record(json!({"rest": "POST read", "conversationId": conversation}));
-    Json(json!({"ok": true})).into_response()
-}
-
 /// A `message.new` envelope in `conversation` from `sender`.
 pub fn message_new(id: &str, conversation: &str, sender: &str, content: &str) -> Value {
     json!({"type": "message.new", "timestamp": now_ms(),
            "payload": {"id": id, "conversationId": conversation, "senderId": sender, "type": "text",
                        "content": content, "metadata": {}, "createdAt": "2026-03-16T10:30:45.000Z"}})
+}
+
+impl crate::hub::Scenarios for PrismerState {
+    fn publish_raw(&self, text: &str) {
+        self.hub.publish_raw(text)
+    }
+    fn drop_connections(&self) {
+        self.hub.drop_connections()
+    }
+    fn set_silent(&self, silent: bool) {
+        self.hub.set_silent(silent)
+    }
+    fn set_delay(&self, delay: Duration) {
+        self.hub.set_delay(delay)
+    }
+    fn hostile(&self, h: crate::hostile::Hostile) {
+        self.hub.hostile(h)
+    }
+    fn restart(&self) {
+        PrismerState::restart(self)
+    }
 }
