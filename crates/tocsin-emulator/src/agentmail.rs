@@ -153,8 +153,45 @@ async fn serve(state: AgentMailState, mut socket: WebSocket) {
     }
 }
 
-/// `GET /v0/inboxes/{inbox_id}/messages?after=<ISO>&ascending=true`: the inbox's
-/// received messages after a time, as the REST API lists them (`{"count","messages"}`).
+/// One page of `items` from `query`'s `page_token` (an offset here) and `limit`
+/// (default 100), with `next_page_token` when more follow, as the SDK's list
+/// responses have it (`{"count","limit","next_page_token",<key>:[..]}`).
+fn page(items: Vec<Value>, query: &HashMap<String, String>, key: &str) -> Value {
+    let start: usize = query.get("page_token").and_then(|t| t.parse().ok()).unwrap_or(0);
+    let limit: usize = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100).clamp(1, 1000);
+    let total = items.len();
+    let chunk: Vec<Value> = items.into_iter().skip(start).take(limit).collect();
+    let mut out = json!({"count": chunk.len(), "limit": limit, key: chunk});
+    if start + limit < total {
+        out["next_page_token"] = json!((start + limit).to_string());
+    }
+    out
+}
+
+/// `GET /v0/inboxes`: every inbox that received mail, paged.
+pub(crate) async fn list_inboxes(
+    State(state): State<AgentMailState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !state.hub.accepts(bearer(&headers).as_deref()) {
+        return unauthorized();
+    }
+    state.hub.record(json!({"rest": "GET inboxes", "query": query}));
+    let mut ids: Vec<String> = Vec::new();
+    for f in state.hub.history() {
+        if let Some(i) = f.pointer("/message/inbox_id").and_then(Value::as_str) {
+            if !ids.iter().any(|x| x == i) {
+                ids.push(i.to_owned());
+            }
+        }
+    }
+    let inboxes = ids.into_iter().map(|i| json!({"inbox_id": i, "display_name": i})).collect();
+    Json(page(inboxes, &query, "inboxes")).into_response()
+}
+
+/// `GET /v0/inboxes/{inbox_id}/messages?after=<ISO>&ascending=true&limit=&page_token=`:
+/// the inbox's received messages after a time, paged, as the REST API lists them.
 pub(crate) async fn list_messages(
     State(state): State<AgentMailState>,
     headers: HeaderMap,
@@ -179,9 +216,7 @@ pub(crate) async fn list_messages(
     if query.get("ascending").map(String::as_str) != Some("true") {
         messages.reverse();
     }
-    let limit = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100usize);
-    messages.truncate(limit);
-    Json(json!({"count": messages.len(), "messages": messages})).into_response()
+    Json(page(messages, &query, "messages")).into_response()
 }
 
 /// A `message.received` event frame, shaped as the SDK's `MessageReceivedEvent`.

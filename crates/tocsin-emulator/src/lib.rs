@@ -147,6 +147,7 @@ impl Emulator {
                     .route("/v0", get(agentmail::upgrade))
                     .route("/v0/inboxes/{inbox}/messages/{message}", axum::routing::patch(agentmail::patch_message))
                     .route("/v0/inboxes/{inbox}/messages", get(agentmail::list_messages))
+                    .route("/v0/inboxes", get(agentmail::list_inboxes))
                     .with_state(agentmail_state),
             )
             .merge(Router::new().route("/v1/ws", get(bivariant::upgrade)).with_state(bivariant_state))
@@ -258,6 +259,11 @@ impl Emulator {
     }
 
     /// `http://127.0.0.1:PORT`.
+    /// The failure scenarios of `provider` (`daimon`, `agentmail`, `prismer`, `divinci`, `bivariant`).
+    pub fn scenarios(&self, provider: &str) -> Option<&dyn hub::Scenarios> {
+        self.state.scenarios(provider)
+    }
+
     pub fn http_base(&self) -> String {
         format!("http://{}", self.addr)
     }

@@ -1,30 +1,16 @@
 //! The engine with a real emulator on loopback and a real SQLite file. The notifier
 //! here records alerts in memory (the D-Bus path is tested end to end in `tests/`).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use tocsin_emulator::{Emulator, EmulatorConfig};
-use tocsin_engine::{Alert, Config, ConnState, Engine, EngineOptions, Notifier, NotifyError, Update};
+use tocsin_engine::{Config, ConnState, Engine, EngineOptions, Update};
 use tocsin_model::{EventKind, Tier};
 
-#[derive(Default)]
-struct Recorder(Mutex<Vec<Alert>>);
-
-impl Notifier for Recorder {
-    fn notify(&self, alert: &Alert) -> Result<(), NotifyError> {
-        self.0.lock().unwrap().push(alert.clone());
-        Ok(())
-    }
-}
-
-struct NoServer;
-impl Notifier for NoServer {
-    fn notify(&self, _: &Alert) -> Result<(), NotifyError> {
-        Err(NotifyError::NoServer)
-    }
-}
+mod support;
+use support::{wait_until, NoServer, Recorder};
 
 async fn setup(account: &str) -> (Emulator, EngineOptions, tempfile::TempDir) {
     let key = format!("dm_live_{account}_key");
@@ -45,16 +31,6 @@ async fn setup(account: &str) -> (Emulator, EngineOptions, tempfile::TempDir) {
         demo_interval: Duration::from_secs(1),
     };
     (emu, options, dir)
-}
-
-async fn wait_until(mut f: impl FnMut() -> bool) {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while !f() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("condition not met in 10 s");
 }
 
 fn mail(id: &str, subject: &str, labels: &[&str]) -> serde_json::Value {
