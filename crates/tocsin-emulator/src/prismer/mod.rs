@@ -96,11 +96,14 @@ impl PrismerState {
 
     /// Creates a conversation of `members` (user ids). Nobody connected is told, and
     /// no open connection joins its room (the real server joins rooms at sign-in
-    /// only); the members' sync logs get `conversation.create`.
+    /// only); the sync log gets `conversation.create` once per member, every member
+    /// seeing every copy, as the real server writes it.
     pub fn create_conversation(&self, id: &str, members: &[String], kind: &str, title: Option<&str>) {
         self.conversations.lock().unwrap().insert(id.to_owned(), members.iter().cloned().collect());
         let data = json!({"id": id, "type": kind, "title": title, "members": members});
-        self.log_sync("conversation.create", data, Some(id));
+        for _ in members {
+            self.log_sync("conversation.create", data.clone(), Some(id));
+        }
     }
 
     /// Events sent while nobody is connected are not queued: that is the sync log's job.
