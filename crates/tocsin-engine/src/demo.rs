@@ -71,6 +71,7 @@ pub(crate) async fn start(interval: Duration) -> std::io::Result<(Emulator, Vec<
                 rest_base: endpoint.rest_base(),
                 ca_file: None,
                 rate_limit: tocsin_supervisor::RateLimit::default(),
+                names: Default::default(),
             },
             tx,
         ));

@@ -154,7 +154,11 @@ pub struct Engine {
     /// The accounts it runs (empty for the demo profile).
     config: Config,
     keys: KeyStore,
+    /// Each account's names, kept in the store at shutdown.
+    names: Vec<(String, NameCacheRef)>,
 }
+
+type NameCacheRef = Arc<Mutex<tocsin_providers::NameCache>>;
 
 struct Tasks {
     supervisors: Vec<JoinHandle<()>>,
@@ -207,6 +211,7 @@ impl Engine {
             out
         };
 
+        let names: Vec<(String, NameCacheRef)> = connections.iter().map(|c| (c.account.clone(), c.names.clone())).collect();
         let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
         let mut status_senders = Vec::new();
         let mut statuses = Vec::new();
@@ -275,6 +280,7 @@ impl Engine {
             runtime: tokio::runtime::Handle::current(),
             config,
             keys,
+            names,
         })
     }
 
@@ -495,6 +501,12 @@ impl Engine {
         let _ = tasks.status_task.await;
         let _ = tasks.retention_task.await;
         if !self.shared.demo {
+            for (account, cache) in &self.names {
+                let json = serde_json::to_string(&*cache.lock().unwrap()).unwrap_or_default();
+                if let Err(e) = self.store.set_setting(&names_setting(account), &json).await {
+                    tracing::warn!(account, "cannot keep the names looked up: {e}");
+                }
+            }
             for account in connected {
                 if let Err(e) = self.store.mark_connected(&account, stopped_at).await {
                     tracing::warn!(account, "cannot note when the account was last connected: {e}");
@@ -577,7 +589,18 @@ async fn connection_for(
 ) -> Result<Connection, EngineError> {
     let mut conn = connection_with(account, store.cursor(&account.name).await?, outgoing)?;
     conn.resume_at_ms = store.connected_until(&account.name).await?;
+    // A cache: unreadable means empty (names are looked up again).
+    if let Some(json) = store.setting(&names_setting(&account.name)).await? {
+        if let Ok(cache) = serde_json::from_str(&json) {
+            conn.names = Arc::new(Mutex::new(cache));
+        }
+    }
     Ok(conn)
+}
+
+/// The setting that keeps an account's [`tocsin_providers::NameCache`] between runs.
+fn names_setting(account: &str) -> String {
+    format!("names:{account}")
 }
 
 /// The direct NATS connection for a topic-platform `account` with a `nats://` URL.
@@ -620,5 +643,6 @@ pub(crate) fn connection_with(
         rest_base: account.endpoint().rest_base(),
         ca_file: account.ca_file.as_ref().map(PathBuf::from),
         rate_limit: account.rate_limit(),
+        names: Default::default(),
     })
 }

@@ -51,6 +51,8 @@ async fn edits_reactions_streams_and_new_conversations() {
         .unwrap();
     let p = emu.prismer();
     p.create_conversation("conv_dm", &[me.clone(), "usr_bob".into()], "direct", None);
+    p.set_user_name("usr_bob", "Bob Brown");
+    p.set_user_name(&me, "Tocsin Operator");
     let dir = tempfile::tempdir().unwrap();
     let toml = format!("[[accounts]]\nname = \"chat\"\nprovider = \"prismer\"\nurl = \"{}\"\nauth = \"query\"\n", emu.prismer_url());
     let options = EngineOptions {
@@ -59,7 +61,8 @@ async fn edits_reactions_streams_and_new_conversations() {
         force_demo: false,
         demo_interval: Duration::from_secs(1),
     };
-    let engine = Engine::start(options, Arc::new(Recorder::default())).await.unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let engine = Engine::start(options, recorder.clone()).await.unwrap();
     wait_until(|| engine.snapshot().accounts[0].state == ConnState::Subscribed).await;
 
     p.publish(tocsin_emulator::prismer::message_new("m1", "conv_dm", "usr_bob", "hello"));
@@ -115,8 +118,17 @@ async fn edits_reactions_streams_and_new_conversations() {
     let all = wait_text(&engine, "ws before join").await;
 
     let texts: Vec<_> = all.iter().map(|e| (e.kind, e.provider_type.clone(), e.text.clone())).collect();
+    // People, not ids: who and where, looked up over REST.
+    let rest_hello = all.iter().find(|e| e.text.as_deref() == Some("rest hello")).unwrap();
+    assert_eq!(rest_hello.sender.as_deref(), Some("Bob Brown"));
+    assert_eq!(rest_hello.subject.as_deref(), Some("Bob Brown in Falcon"));
+    let alerts = recorder.0.lock().unwrap().clone();
+    // Chat habits: the direct message notifies (titled with who), group chatter does not.
+    assert!(alerts.iter().any(|a| a.summary == "Bob Brown" && a.body.contains("hello")), "{alerts:?}");
+    assert!(!alerts.iter().any(|a| a.body.contains("rest hello") || a.body.contains("ws after join")), "{alerts:?}");
     let m1 = all.iter().find(|e| e.message_id.as_deref() == Some("m1") && e.kind == EventKind::MessageReceived).unwrap();
     assert_eq!(m1.text.as_deref(), Some("edited twice"), "the message shows its latest text");
+    assert!(m1.labels.iter().any(|l| l == tocsin_model::LABEL_DIRECT), "{:?}", m1.labels);
     assert!(m1.labels.iter().any(|l| l == LABEL_EDITED), "and that it was edited: {:?}", m1.labels);
     let edits = all.iter().filter(|e| e.provider_type == "message.edit").count();
     assert_eq!(edits, 2, "both edits kept, the redelivered copy deduped: {texts:?}");

@@ -78,7 +78,10 @@
 //! evaluates:
 //!
 //! - subject contains `[URGENT]` (any case), label `priority`, or provider priority `urgent` → [`Tier::Urgent`]
-//! - provider priority `high`, or label `mention` → [`Tier::High`]
+//! - provider priority `high` → [`Tier::High`]
+//! - a message with label `mention` (an @mention of the user) or `direct` (a
+//!   one-to-one conversation) → [`Tier::High`], and it notifies; group chatter stays
+//!   normal and silent
 //! - bounces, complaints and rejections → [`Tier::High`]
 //! - typing, presence and stream chunks → [`Tier::Low`]
 //! - spam, blocked and unauthenticated mail (`*.spam`, `*.blocked`, `*.unauthenticated`
@@ -281,8 +284,15 @@ impl RuleSet {
         fn rule(name: &str, when: Conditions, tier: Tier) -> Rule {
             Rule { name: name.into(), enabled: true, when, then: Outcome::tier(tier) }
         }
+        fn notifying(name: &str, when: Conditions, tier: Tier) -> Rule {
+            Rule { name: name.into(), enabled: true, when, then: Outcome { tier, notify: Some(true), sound: None } }
+        }
         fn strings(items: &[&str]) -> Vec<String> {
             items.iter().map(|s| s.to_string()).collect()
+        }
+        /// Something a person said to the user (not their own messages, not typing).
+        fn messages() -> Vec<EventKind> {
+            vec![EventKind::MessageReceived, EventKind::StreamEnd]
         }
         let c = Conditions::default;
         RuleSet {
@@ -299,7 +309,17 @@ impl RuleSet {
                     Tier::Urgent,
                 ),
                 rule("Provider priority high", Conditions { priority: strings(&["high"]), ..c() }, Tier::High),
-                rule("Mentions", Conditions { labels: strings(&["mention"]), ..c() }, Tier::High),
+                // Chat habits: what is said to you notifies, group chatter does not.
+                notifying(
+                    "Mentions",
+                    Conditions { labels: strings(&[crate::LABEL_MENTION]), kind: messages(), ..c() },
+                    Tier::High,
+                ),
+                notifying(
+                    "Direct messages",
+                    Conditions { labels: strings(&[crate::LABEL_DIRECT]), kind: messages(), ..c() },
+                    Tier::High,
+                ),
                 rule(
                     "Bounces, complaints and rejections",
                     Conditions {

@@ -202,6 +202,55 @@ pub struct CatchUpPage {
     pub cursor: Option<String>,
 }
 
+/// A human name for a provider id (a person, a conversation), from the provider's REST.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Name {
+    pub display: String,
+    /// A one-to-one conversation.
+    #[serde(default)]
+    pub direct: bool,
+}
+
+/// A name to look up: the cache key (`user:<id>`, `conversation:<id>`) and the REST
+/// path (GET, Bearer key) that answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    pub key: String,
+    pub path: String,
+}
+
+/// Names already looked up, with when (ms since the epoch). Owned by the connection,
+/// kept in the store between runs by the engine.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NameCache {
+    pub entries: std::collections::HashMap<String, (Name, i64)>,
+}
+
+impl NameCache {
+    /// How long a name is trusted before it is looked up again.
+    pub const FRESH_MS: i64 = 24 * 3_600_000;
+    /// The most names kept per account.
+    pub const MAX: usize = 10_000;
+
+    pub fn get(&self, key: &str) -> Option<&Name> {
+        self.entries.get(key).map(|(n, _)| n)
+    }
+
+    /// Whether `key` needs a (new) lookup at `now_ms`.
+    pub fn stale(&self, key: &str, now_ms: i64) -> bool {
+        self.entries.get(key).is_none_or(|(_, at)| now_ms - at > Self::FRESH_MS)
+    }
+
+    pub fn put(&mut self, key: String, name: Name, now_ms: i64) {
+        if self.entries.len() >= Self::MAX && !self.entries.contains_key(&key) {
+            if let Some(oldest) = self.entries.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| k.clone()) {
+                self.entries.remove(&oldest);
+            }
+        }
+        self.entries.insert(key, (name, now_ms));
+    }
+}
+
 /// Why a catch-up could not be completed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CatchUpError {
@@ -340,6 +389,17 @@ pub trait Adapter: Send + Sync {
     fn sse_plan(&self, _key: &Sensitive<String>) -> Option<ConnectPlan> {
         None
     }
+    /// The names `event` needs (its sender, its conversation), for providers whose
+    /// frames carry ids only.
+    fn lookups(&self, _session: &Session, _event: &Event) -> Vec<Lookup> {
+        Vec::new()
+    }
+    /// Decodes the answer to the lookup `key`.
+    fn decode_lookup(&self, _session: &Session, key: &str, _body: &[u8]) -> Result<Name, DecodeError> {
+        Err(DecodeError(format!("{} has no lookup {key}", self.provider())))
+    }
+    /// Puts the names known in `names` into `event` (who, where, direct or not).
+    fn apply_names(&self, _event: &mut Event, _names: &NameCache) {}
     /// Frames to send after an event arrived (join a conversation it names).
     fn after_event(&self, _session: &mut Session, _event: &Event) -> Vec<String> {
         Vec::new()

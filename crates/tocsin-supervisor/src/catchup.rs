@@ -136,8 +136,9 @@ pub(crate) async fn fetch(
             CatchUpError::CursorRefused(r) => FetchError::CursorRefused(r),
             CatchUpError::Decode(d) => FetchError::Failed(clip(&d.to_string(), 200)),
         })?;
-        for event in page.events {
+        for mut event in page.events {
             out.frames.extend(conn.adapter.after_event(session, &event));
+            crate::names::resolve(conn, http, session, &mut event).await;
             if let Some(id) = &event.provider_event_id {
                 away.cursor = Some(id.clone());
             }

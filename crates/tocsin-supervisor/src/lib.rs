@@ -26,6 +26,7 @@
 
 mod backoff;
 mod catchup;
+mod names;
 mod sse;
 pub mod nats;
 mod status;
@@ -99,6 +100,8 @@ pub struct Connection {
     pub ca_file: Option<PathBuf>,
     /// How fast the server may send frames before reading is slowed.
     pub rate_limit: RateLimit,
+    /// Names of the people and conversations this account's events mention.
+    pub names: Arc<std::sync::Mutex<tocsin_providers::NameCache>>,
 }
 
 /// Something to send on an account's socket.
@@ -607,10 +610,11 @@ async fn attempt_once(
             continue;
         }
         match conn.adapter.decode_in(&session, text.as_str(), now_ms()) {
-            Ok(Inbound::Event(event)) => {
+            Ok(Inbound::Event(mut event)) => {
                 if let Some(id) = &event.provider_event_id {
                     away.cursor = Some(id.clone());
                 }
+                names::resolve(conn, http, &session, &mut event).await;
                 let frames = conn.adapter.after_event(&mut session, &event);
                 if sink.send(*event).await.is_err() {
                     return Ended::SinkClosed;

@@ -45,6 +45,7 @@ fn start(url: &str, auth: AuthMode, key: &str, inboxes: &[&str]) -> Running {
         rest_base: String::new(),
         ca_file: None,
         rate_limit: RateLimit::default(),
+        names: Default::default(),
     };
     let (tx, events) = mpsc::channel(16_384);
     let (status_tx, status) = watch::channel(AccountStatus::new("ops", Provider::Daimon));

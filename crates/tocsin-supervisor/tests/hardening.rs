@@ -67,6 +67,7 @@ fn start(url: &str, opts: Opts) -> Running {
         rest_base: endpoint.rest_base(),
         ca_file: opts.ca_file,
         rate_limit: opts.rate,
+        names: Default::default(),
     };
     // A small queue, as in the app: backpressure reaches the socket.
     let (tx, events) = mpsc::channel(1024);

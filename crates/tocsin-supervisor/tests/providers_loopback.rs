@@ -53,6 +53,7 @@ fn start(provider: Provider, endpoint: Endpoint, key: &str, subs: Subscriptions)
         rest_base: endpoint_rest,
         ca_file: None,
         rate_limit: tocsin_supervisor::RateLimit::default(),
+        names: Default::default(),
     };
     let (tx, events) = mpsc::channel(4096);
     let (status_tx, status) = watch::channel(AccountStatus::new("acct", provider));

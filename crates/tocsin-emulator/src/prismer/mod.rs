@@ -37,7 +37,7 @@ use tokio::sync::mpsc;
 use crate::hub::{bearer, Hub, Outbound};
 
 mod rest;
-pub(crate) use rest::{mark_read, sse, sync};
+pub(crate) use rest::{conversation, mark_read, sse, sync, user};
 
 const MAX_CONNECTIONS_PER_USER: usize = 5;
 const UNDELIVERED_CAP: usize = 100;
@@ -64,10 +64,18 @@ pub struct PrismerState {
     heartbeat: Duration,
     /// The sync log (the server's database): survives a restart.
     sync_log: Mutex<Vec<Value>>,
-    /// Conversation id → members (user ids).
-    conversations: Mutex<HashMap<String, HashSet<String>>>,
+    /// Conversations by id.
+    conversations: Mutex<HashMap<String, Conversation>>,
+    /// User id → display name (`GET /api/im/users/{id}`).
+    names: Mutex<HashMap<String, String>>,
     /// Stream id → sender, from the chunks (the end carries none).
     streams: Mutex<HashMap<String, String>>,
+}
+
+pub(crate) struct Conversation {
+    pub members: HashSet<String>,
+    pub kind: String,
+    pub title: Option<String>,
 }
 
 /// The frame key that marks an event sent over REST (stripped before sending).
@@ -85,6 +93,7 @@ impl PrismerState {
             heartbeat,
             sync_log: Mutex::default(),
             conversations: Mutex::default(),
+            names: Mutex::default(),
             streams: Mutex::default(),
         })
     }
@@ -99,7 +108,12 @@ impl PrismerState {
     /// only); the sync log gets `conversation.create` once per member, every member
     /// seeing every copy, as the real server writes it.
     pub fn create_conversation(&self, id: &str, members: &[String], kind: &str, title: Option<&str>) {
-        self.conversations.lock().unwrap().insert(id.to_owned(), members.iter().cloned().collect());
+        let conversation = Conversation {
+            members: members.iter().cloned().collect(),
+            kind: kind.to_owned(),
+            title: title.map(str::to_owned),
+        };
+        self.conversations.lock().unwrap().insert(id.to_owned(), conversation);
         let data = json!({"id": id, "type": kind, "title": title, "members": members});
         for _ in members {
             self.log_sync("conversation.create", data.clone(), Some(id));
@@ -184,7 +198,7 @@ impl PrismerState {
         let log = self.sync_log.lock().unwrap();
         let mut visible = log.iter().skip(since as usize).filter(|item| {
             match item.get("conversationId").and_then(Value::as_str).and_then(|c| conversations.get(c)) {
-                Some(members) => members.contains(user),
+                Some(c) => c.members.contains(user),
                 None => true,
             }
         });
@@ -196,7 +210,7 @@ impl PrismerState {
     /// The rooms `user` is put in at sign-in.
     fn rooms_of(&self, user: &str) -> HashSet<String> {
         let conversations = self.conversations.lock().unwrap();
-        conversations.iter().filter(|(_, m)| m.contains(user)).map(|(c, _)| c.clone()).collect()
+        conversations.iter().filter(|(_, c)| c.members.contains(user)).map(|(id, _)| id.clone()).collect()
     }
 
     /// Whether a connection of `user` in `rooms` receives `frame`.
@@ -205,13 +219,39 @@ impl PrismerState {
         let conversations = self.conversations.lock().unwrap();
         match conversations.get(conv) {
             None => true,
-            Some(members) => rooms.contains(conv) || (frame.get(VIA_REST).is_some() && members.contains(user)),
+            Some(c) => rooms.contains(conv) || (frame.get(VIA_REST).is_some() && c.members.contains(user)),
         }
     }
 
     /// `conversation.join`: into the room, if `user` is a member.
     fn may_join(&self, conv: &str, user: &str) -> bool {
-        self.conversations.lock().unwrap().get(conv).is_some_and(|m| m.contains(user))
+        self.conversations.lock().unwrap().get(conv).is_some_and(|c| c.members.contains(user))
+    }
+
+    /// Names `user` (its `displayName` in `GET /api/im/users/{id}`).
+    pub fn set_user_name(&self, user: &str, display: &str) {
+        self.names.lock().unwrap().insert(user.to_owned(), display.to_owned());
+    }
+
+    /// `GET /api/im/users/{id}`'s `data`, as the real server answers it.
+    pub(crate) fn user_json(&self, user: &str) -> Option<Value> {
+        let names = self.names.lock().unwrap();
+        let display = names.get(user)?;
+        Some(json!({"id": user, "username": display.to_lowercase().replace(' ', "_"), "displayName": display,
+                    "role": "human", "agentType": null, "avatarUrl": null}))
+    }
+
+    /// `GET /api/im/conversations/{id}`'s `data` for a participant, else `None`.
+    pub(crate) fn conversation_json(&self, id: &str, user: &str) -> Option<Value> {
+        let conversations = self.conversations.lock().unwrap();
+        let c = conversations.get(id).filter(|c| c.members.contains(user))?;
+        let names = self.names.lock().unwrap();
+        let participants: Vec<Value> = c
+            .members
+            .iter()
+            .map(|m| json!({"role": "member", "user": {"id": m, "displayName": names.get(m).cloned().unwrap_or_else(|| m.clone())}}))
+            .collect();
+        Some(json!({"id": id, "type": c.kind, "title": c.title, "status": "active", "metadata": "{}", "participants": participants}))
     }
 
     /// Makes WebSocket upgrades fail (503) or succeed again.

@@ -103,3 +103,25 @@ pub(crate) async fn mark_read(
     Json(json!({"ok": true})).into_response()
 }
 
+
+/// `GET /api/im/users/{id}`: `{"ok":true,"data":{"id","username","displayName",..}}`.
+pub(crate) async fn user(State(state): State<Arc<PrismerState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if state.user_for(bearer(&headers).as_deref()).is_none() {
+        return unauthorized();
+    }
+    state.hub.record(json!({"rest": "GET user", "id": id}));
+    match state.user_json(&id) {
+        Some(data) => Json(json!({"ok": true, "data": data})).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({"ok": false, "error": "User not found"}))).into_response(),
+    }
+}
+
+/// `GET /api/im/conversations/{id}`: type, title and participants, for a participant.
+pub(crate) async fn conversation(State(state): State<Arc<PrismerState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let Some(user) = state.user_for(bearer(&headers).as_deref()) else { return unauthorized() };
+    state.hub.record(json!({"rest": "GET conversation", "id": id}));
+    match state.conversation_json(&id, &user) {
+        Some(data) => Json(json!({"ok": true, "data": data})).into_response(),
+        None => (StatusCode::FORBIDDEN, Json(json!({"ok": false, "error": "Not a participant"}))).into_response(),
+    }
+}

@@ -85,7 +85,7 @@ fn reference_default_tier(event: &Event) -> Tier {
         Some("high") => return Tier::High,
         _ => {}
     }
-    if has_label("mention") {
+    if (has_label("mention") || has_label("direct")) && matches!(event.kind, EventKind::MessageReceived | EventKind::StreamEnd) {
         return Tier::High;
     }
     match event.kind {
@@ -149,7 +149,16 @@ fn default_tier_keeps_its_old_answers() {
     assert_eq!(default_tier(&e(m, "message.received.spam", Some("win"), &[])), Tier::Low);
     assert_eq!(default_tier(&e(EventKind::Other, "x.y", None, &["trash"])), Tier::Low);
     assert_eq!(default_tier(&e(EventKind::Other, "x.y", None, &[])), Tier::Normal);
-    assert_eq!(default_tier(&e(EventKind::Typing, "typing", None, &["mention"])), Tier::High);
+    // Chat habits: a mention or a direct message notifies; typing is not a message.
+    assert_eq!(default_tier(&e(EventKind::Typing, "typing", None, &["mention"])), Tier::Low);
+    assert_eq!(default_tier(&e(m, "message.new", None, &["mention"])), Tier::High);
+    assert_eq!(default_tier(&e(m, "message.new", None, &["direct"])), Tier::High);
+    assert_eq!(default_tier(&e(EventKind::MessageSent, "message.new", None, &["direct"])), Tier::Normal);
+    assert_eq!(default_tier(&e(m, "message.new", None, &[])), Tier::Normal, "group chatter");
+    let d = CompiledRuleSet::defaults();
+    assert!(d.evaluate(&e(m, "message.new", None, &["direct"])).notify, "a direct message notifies");
+    assert!(d.evaluate(&e(m, "message.new", None, &["mention"])).notify, "a mention notifies");
+    assert!(!d.evaluate(&e(m, "message.new", None, &[])).notify, "group chatter does not");
     assert_eq!(default_tier(&e(EventKind::Typing, "typing", None, &[])), Tier::Low);
     // A look-alike (Kelvin sign) is not the ASCII label `blocked`.
     assert_eq!(default_tier(&e(m, "x", None, &["bloc\u{212A}ed"])), Tier::Normal);
@@ -807,7 +816,8 @@ proptest! {
     fn defaults_agree_with_the_hand_written_default_tier(event in arb_event()) {
         prop_assert_eq!(default_tier(&event), reference_default_tier(&event));
         let d = CompiledRuleSet::defaults().evaluate(&event);
-        prop_assert_eq!(d.notify, d.tier == Tier::Urgent);
+        let chat = matches!(d.rule.as_deref(), Some("Mentions" | "Direct messages"));
+        prop_assert_eq!(d.notify, d.tier == Tier::Urgent || chat);
         prop_assert_eq!(d.sound, None);
     }
 

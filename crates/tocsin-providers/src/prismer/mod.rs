@@ -37,6 +37,7 @@ use crate::{
     DecodeError, Ephemeral, Heartbeat, Inbound, Session, Subscriptions,
 };
 
+pub mod names;
 pub mod sync;
 
 /// How often a connected client syncs anyway.
@@ -167,6 +168,18 @@ impl Adapter for Prismer {
 
     fn catch_up_every(&self) -> Option<Duration> {
         Some(SYNC_EVERY)
+    }
+
+    fn lookups(&self, session: &Session, event: &Event) -> Vec<crate::Lookup> {
+        names::lookups(session, event)
+    }
+
+    fn decode_lookup(&self, session: &Session, key: &str, body: &[u8]) -> Result<crate::Name, DecodeError> {
+        names::decode(session, key, body)
+    }
+
+    fn apply_names(&self, event: &mut Event, names: &crate::NameCache) {
+        names::apply(event, names)
     }
 
     fn after_event(&self, session: &mut Session, event: &Event) -> Vec<String> {

@@ -1,0 +1,51 @@
+//! Names for ids: before an event goes to the engine, the people and conversations
+//! it names are looked up over the provider's REST (when the adapter asks for it),
+//! cached per account ([`tocsin_providers::NameCache`], kept in the store between runs by the engine)
+//! and looked up again once stale. A failed lookup leaves the ids in place and is
+//! tried again at the next event; it never holds an event back for long.
+
+use std::time::Duration;
+
+use tocsin_model::{now_ms, Event};
+use tocsin_providers::Session;
+
+use crate::{read_capped, tls, Connection};
+
+/// How long one lookup may take before the event goes on without it.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
+/// The largest lookup answer read.
+const MAX_LOOKUP_BYTES: usize = 1 << 20;
+
+/// Looks up what `event` needs and puts the names in.
+pub(crate) async fn resolve(conn: &Connection, http: &reqwest::Client, session: &Session, event: &mut Event) {
+    let lookups = conn.adapter.lookups(session, event);
+    if lookups.is_empty() {
+        return;
+    }
+    for lookup in lookups {
+        if !conn.names.lock().unwrap().stale(&lookup.key, now_ms()) {
+            continue;
+        }
+        match tokio::time::timeout(LOOKUP_TIMEOUT, get(conn, http, &lookup.path)).await {
+            Ok(Ok(body)) => match conn.adapter.decode_lookup(session, &lookup.key, &body) {
+                Ok(name) => conn.names.lock().unwrap().put(lookup.key, name, now_ms()),
+                Err(e) => tracing::debug!(account = %conn.account, "no name for {}: {e}", lookup.key),
+            },
+            Ok(Err(e)) => tracing::debug!(account = %conn.account, "no name for {}: {e}", lookup.key),
+            Err(_) => tracing::debug!(account = %conn.account, "no name for {}: no answer in time", lookup.key),
+        }
+    }
+    let names = conn.names.lock().unwrap();
+    conn.adapter.apply_names(event, &names);
+}
+
+async fn get(conn: &Connection, http: &reqwest::Client, path: &str) -> Result<Vec<u8>, String> {
+    let key = (conn.key)()?;
+    let url = format!("{}{path}", conn.rest_base);
+    let log_url = tocsin_secrets::redact_url(&url);
+    let response = http.get(&url).bearer_auth(key.expose()).send().await.map_err(|e| tls::describe_http(e, &log_url))?;
+    if !response.status().is_success() {
+        return Err(format!("{log_url} answered HTTP {}", response.status().as_u16()));
+    }
+    read_capped(response, MAX_LOOKUP_BYTES, &log_url).await
+}
