@@ -163,6 +163,7 @@ impl Emulator {
                     .route("/sse", get(prismer::sse))
                     .route("/api/im/conversations/{id}/read", post(prismer::mark_read))
                     .route("/api/im/sync", get(prismer::sync))
+                    .route("/api/im/token/refresh", post(prismer::refresh))
                     .route("/api/im/users/{id}", get(prismer::user))
                     .route("/api/im/conversations/{id}", get(prismer::conversation))
                     .with_state(state.prismer.clone()),

@@ -72,6 +72,7 @@ pub(crate) async fn start(interval: Duration) -> std::io::Result<(Emulator, Vec<
                 ca_file: None,
                 rate_limit: tocsin_supervisor::RateLimit::default(),
                 names: Default::default(),
+                save_key: None,
             },
             tx,
         ));

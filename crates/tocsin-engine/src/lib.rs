@@ -630,6 +630,8 @@ pub(crate) fn connection_with(
     let name = account.name.clone();
     let keys = KeyStore::new();
     let key: KeySource = Arc::new(move || keys.get(&name).map_err(|e| e.to_string()));
+    let (name, keys) = (account.name.clone(), KeyStore::new());
+    let save_key: tocsin_supervisor::KeySaver = Arc::new(move |k| keys.set(&name, k).map_err(|e| e.to_string()));
     Ok(Connection {
         account: account.name.clone(),
         adapter: Arc::from(adapter),
@@ -644,5 +646,6 @@ pub(crate) fn connection_with(
         ca_file: account.ca_file.as_ref().map(PathBuf::from),
         rate_limit: account.rate_limit(),
         names: Default::default(),
+        save_key: Some(save_key),
     })
 }

@@ -389,6 +389,19 @@ pub trait Adapter: Send + Sync {
     fn sse_plan(&self, _key: &Sensitive<String>) -> Option<ConnectPlan> {
         None
     }
+    /// When `key` stops being accepted (ms since the epoch), for keys that say so
+    /// (a JWT's `exp`).
+    fn key_expires_at(&self, _key: &Sensitive<String>) -> Option<i64> {
+        None
+    }
+    /// The REST path (POST, Bearer the current key, no body) that renews the key.
+    fn refresh_path(&self) -> Option<&'static str> {
+        None
+    }
+    /// Reads the renewed key from the answer to [`Adapter::refresh_path`].
+    fn parse_refresh(&self, _body: &[u8]) -> Result<Sensitive<String>, DecodeError> {
+        Err(DecodeError(format!("{} keys are not renewed", self.provider())))
+    }
     /// The names `event` needs (its sender, its conversation), for providers whose
     /// frames carry ids only.
     fn lookups(&self, _session: &Session, _event: &Event) -> Vec<Lookup> {

@@ -199,7 +199,7 @@ impl Staged<'_> {
             }
         }
         for (account, at) in seen {
-            mark_connected(&mut *tx, account, at).await?;
+            mark_connected(&mut tx, account, at).await?;
         }
         // Each account's cursor: its last event (in batch order) with a provider id.
         let mut cursors: Vec<(&str, &str, i64)> = Vec::new();
@@ -568,7 +568,7 @@ impl Store {
     /// clean stop). Never moves the mark back.
     pub async fn mark_connected(&self, account: &str, at_ms: i64) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;
-        mark_connected(&mut *conn, account, at_ms).await
+        mark_connected(&mut conn, account, at_ms).await
     }
 
     /// The replay cursor of `account`: the last provider event id committed for it.

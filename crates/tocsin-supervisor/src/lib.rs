@@ -27,6 +27,7 @@
 mod backoff;
 mod catchup;
 mod names;
+mod token;
 mod sse;
 pub mod nats;
 mod status;
@@ -77,6 +78,9 @@ const WARN_EVERY: Duration = Duration::from_secs(10);
 /// key is picked up). Errors are shown to the user as they are.
 pub type KeySource = Arc<dyn Fn() -> Result<Sensitive<String>, String> + Send + Sync>;
 
+/// Where a renewed key is kept (the keychain).
+pub type KeySaver = Arc<dyn Fn(&Sensitive<String>) -> Result<(), String> + Send + Sync>;
+
 /// One account's connection settings.
 pub struct Connection {
     pub account: String,
@@ -102,6 +106,8 @@ pub struct Connection {
     pub rate_limit: RateLimit,
     /// Names of the people and conversations this account's events mention.
     pub names: Arc<std::sync::Mutex<tocsin_providers::NameCache>>,
+    /// Saves a key renewed before it expired; `None`: renewed keys live in memory.
+    pub save_key: Option<KeySaver>,
 }
 
 /// Something to send on an account's socket.
@@ -321,6 +327,10 @@ async fn attempt_once(
         Ok(k) => k,
         Err(e) => return Ended::Fatal(e),
     };
+    key = match token::check(conn, http, key).await {
+        token::KeyState::Usable(k) => k,
+        token::KeyState::Expired(reason) => return Ended::Fatal(reason),
+    };
     if let Some(request) = conn.adapter.token_request() {
         set_state(status, ConnState::Authenticating);
         let fetched = tokio::select! {
@@ -470,6 +480,10 @@ async fn attempt_once(
                 return up(format!("no data for {} s; the connection is presumed dead", heartbeat.dead_after.as_secs()), None);
             }
             _ = tick(&mut catch_up_tick) => {
+                // Renew a key that expires soon while connected, too.
+                if let Ok(key) = (conn.key)() {
+                    let _ = token::check(conn, http, key).await;
+                }
                 match catchup::fetch(conn, http, &mut session, away, sink).await {
                     Ok(fetched) => {
                         if let Err(reason) = send_all(&mut ws, fetched.frames).await {
@@ -676,8 +690,15 @@ async fn attempt_once(
                         return Ended::SinkClosed;
                     }
                 }
-                Control::ServerError { fatal: true, message, .. } => {
-                    return Ended::Fatal(format!("the server refused the connection: {message}"))
+                Control::ServerError { fatal: true, message, code } => {
+                    return Ended::Fatal(match code.as_deref() {
+                        Some("AUTH_FAILED") => format!(
+                            "the server rejected the key ({message}): it is wrong, expired or revoked; store a new one \
+                             with `tocsin key set {}` (or in the Accounts window), then reconnect",
+                            conn.account
+                        ),
+                        _ => format!("the server refused the connection: {message}"),
+                    })
                 }
                 Control::ServerError { code, message, .. } => {
                     tracing::warn!(account = %conn.account, code = ?code, "server error: {message}");

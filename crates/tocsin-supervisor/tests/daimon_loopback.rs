@@ -46,6 +46,7 @@ fn start(url: &str, auth: AuthMode, key: &str, inboxes: &[&str]) -> Running {
         ca_file: None,
         rate_limit: RateLimit::default(),
         names: Default::default(),
+        save_key: None,
     };
     let (tx, events) = mpsc::channel(16_384);
     let (status_tx, status) = watch::channel(AccountStatus::new("ops", Provider::Daimon));

@@ -37,7 +37,7 @@ use tokio::sync::mpsc;
 use crate::hub::{bearer, Hub, Outbound};
 
 mod rest;
-pub(crate) use rest::{conversation, mark_read, sse, sync, user};
+pub(crate) use rest::{conversation, mark_read, refresh, sse, sync, user};
 
 const MAX_CONNECTIONS_PER_USER: usize = 5;
 const UNDELIVERED_CAP: usize = 100;
@@ -98,9 +98,26 @@ impl PrismerState {
         })
     }
 
-    /// The user id the emulator gives `token` (every accepted token is one user).
+    /// The user id the emulator gives `token`: a JWT's `sub`, else a digest of the
+    /// token (every accepted token is one user).
     pub fn user_id(token: &str) -> String {
+        if let Some(sub) = jwt_claims(token).and_then(|c| c.get("sub").and_then(Value::as_str).map(str::to_owned)) {
+            return sub;
+        }
         format!("usr_{:08x}", token.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))))
+    }
+
+    /// `POST /api/im/token/refresh`: a new 7-day token for the same user, accepted
+    /// from now on (the old one stays valid, as on the real server).
+    pub(crate) fn refresh(&self, token: &str) -> Option<String> {
+        if !self.hub.accepts(Some(token)) {
+            return None;
+        }
+        let n = self.next_conn.fetch_add(1, Ordering::SeqCst);
+        let new = jwt(&Self::user_id(token), now_ms() / 1000 + 7 * 24 * 3600, n);
+        self.hub.add_key(&new);
+        self.hub.record(json!({"rest": "POST token/refresh"}));
+        Some(new)
     }
 
     /// Creates a conversation of `members` (user ids). Nobody connected is told, and
@@ -555,6 +572,22 @@ async fn redeliver(state: &PrismerState, socket: &mut WebSocket, user: &str, pen
         }
     }
     n
+}
+
+/// An (unsigned) JWT for `sub` expiring at `exp_secs`, shaped like the server's.
+pub fn jwt(sub: &str, exp_secs: i64, nonce: u64) -> String {
+    use base64::Engine as _;
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let header = b64(&json!({"alg": "HS256", "typ": "JWT"}));
+    let claims = b64(&json!({"sub": sub, "username": sub, "role": "agent", "iat": now_ms() / 1000, "exp": exp_secs, "n": nonce}));
+    format!("{header}.{claims}.emulator")
+}
+
+fn jwt_claims(token: &str) -> Option<Value> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// A `message.new` envelope in `conversation` from `sender`.

@@ -125,3 +125,12 @@ pub(crate) async fn conversation(State(state): State<Arc<PrismerState>>, headers
         None => (StatusCode::FORBIDDEN, Json(json!({"ok": false, "error": "Not a participant"}))).into_response(),
     }
 }
+
+/// `POST /api/im/token/refresh` (Bearer the current token, no body):
+/// `{"ok":true,"data":{"token","expiresIn":"7d"}}`.
+pub(crate) async fn refresh(State(state): State<Arc<PrismerState>>, headers: HeaderMap) -> Response {
+    match bearer(&headers).and_then(|t| state.refresh(&t)) {
+        Some(token) => Json(json!({"ok": true, "data": {"token": token, "expiresIn": "7d"}})).into_response(),
+        None => unauthorized(),
+    }
+}

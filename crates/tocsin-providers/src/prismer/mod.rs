@@ -170,6 +170,23 @@ impl Adapter for Prismer {
         Some(SYNC_EVERY)
     }
 
+    fn key_expires_at(&self, key: &Sensitive<String>) -> Option<i64> {
+        jwt_expiry_ms(key.expose())
+    }
+
+    fn refresh_path(&self) -> Option<&'static str> {
+        Some("/api/im/token/refresh")
+    }
+
+    fn parse_refresh(&self, body: &[u8]) -> Result<Sensitive<String>, DecodeError> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| DecodeError(format!("the token refresh answer is not JSON ({e})")))?;
+        v.pointer("/data/token")
+            .and_then(Value::as_str)
+            .filter(|t| jwt_expiry_ms(t).is_some())
+            .map(|t| Sensitive::new(t.to_owned()))
+            .ok_or_else(|| DecodeError("the token refresh answer has no token".into()))
+    }
+
     fn lookups(&self, session: &Session, event: &Event) -> Vec<crate::Lookup> {
         names::lookups(session, event)
     }
@@ -321,6 +338,16 @@ fn dedupe_key(ty: &str, frame: &Value, payload: &Value) -> String {
             format!("prismer:{ty}:{part}")
         }
     }
+}
+
+/// A JWT's `exp` claim in ms (Prismer tokens last 7 days). The signature is the
+/// server's business; only the expiry is read, to renew in time.
+pub fn jwt_expiry_ms(token: &str) -> Option<i64> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("exp")?.as_i64()?.checked_mul(1000)
 }
 
 /// How many conversations one connection joins at most (a flood of made-up
