@@ -252,3 +252,31 @@ scenarios! {
     bivariant_while_cut: P::Bivariant, Away::Cut;
     bivariant_around_a_server_restart: P::Bivariant, Away::Restart;
 }
+
+/// A long outage: more missed mail than one listing page holds (100) is fetched page
+/// by page (`next_page_token`), for the inbox the key lists, all of it exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agentmail_a_long_outage_is_caught_up_page_by_page() {
+    let s = setup(P::AgentMail, Away::Stopped).await;
+    let engine = start(&s.options).await;
+    P::AgentMail.publish(&s.emu, "long-0", "long before");
+    wait_history(&engine, "the first message", |all| all.iter().any(|e| has_text(e, "long before"))).await;
+    engine.shutdown().await;
+    const MISSED: usize = 250;
+    for n in 0..MISSED {
+        P::AgentMail.publish(&s.emu, &format!("long-{}", n + 1), &format!("long missed {n}"));
+    }
+    let engine = start(&s.options).await;
+    let all = wait_history(&engine, "every missed message", |all| {
+        all.iter().filter(|e| e.text.as_deref().is_some_and(|t| t.starts_with("long missed"))).count() >= MISSED
+    })
+    .await;
+    for n in 0..MISSED {
+        let text = format!("long missed {n}");
+        assert_eq!(all.iter().filter(|e| has_text(e, &text)).count(), 1, "{text}");
+    }
+    let pages = s.emu.agentmail().commands().iter().filter(|c| c["rest"] == "GET messages").count();
+    assert!(pages >= 3, "250 messages take three pages of 100: {pages}");
+    engine.shutdown().await;
+    s.emu.shutdown().await;
+}
