@@ -144,5 +144,10 @@ async fn edits_reactions_streams_and_new_conversations() {
         assert_eq!(all.iter().filter(|e| e.text.as_deref() == Some(text)).count(), 1, "{text:?}: {texts:?}");
     }
     engine.shutdown().await;
+    // The names looked up are kept in the store for the next run.
+    let store = tocsin_store::Store::open(&dir.path().join("history.db")).await.unwrap();
+    let names = store.setting("names:chat").await.unwrap().expect("the name cache was kept");
+    assert!(names.contains("Bob Brown") && names.contains("Falcon"), "{names}");
+    store.close().await;
     emu.shutdown().await;
 }
