@@ -493,6 +493,7 @@ async fn attempt_once(
                     Err(catchup::FetchError::SinkClosed) => return Ended::SinkClosed,
                     Err(e) => tracing::warn!(account = %conn.account, "a periodic catch-up failed (next try soon): {e:?}"),
                 }
+                deadline = Instant::now() + heartbeat.dead_after;
                 continue;
             }
             _ = ping.tick() => {
@@ -722,6 +723,8 @@ async fn attempt_once(
                 }
             }
         }
+        // Time spent here (a catch-up, a name lookup) is not the server's silence.
+        deadline = Instant::now() + heartbeat.dead_after;
     }
 }
 
