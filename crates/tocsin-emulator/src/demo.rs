@@ -82,6 +82,10 @@ pub const DEMO_THREAD: &str = "thr_demo";
 /// Publishes demo events until `cancel` fires or the limit is reached.
 pub async fn run(targets: DemoTargets, config: DemoConfig, cancel: CancellationToken) {
     let mut rng = StdRng::seed_from_u64(config.seed);
+    // People have names (the Prismer client looks them up).
+    for (id, name) in [("usr_maya", "Maya Okafor"), ("usr_jonas", "Jonas Berg"), ("usr_priya", "Priya Raman")] {
+        targets.prismer.set_user_name(id, name);
+    }
     let mut n: u64 = 0;
     loop {
         if config.limit.is_some_and(|l| n >= l) {

@@ -258,6 +258,8 @@ async fn prismer_app_pings_are_answered() {
     let emu = emulator().await;
     let mut r = start(Provider::Prismer, Endpoint::new(&emu.prismer_url(), AuthMode::Query), KEY, Subscriptions::default());
     subscribed(&mut r).await;
+    // Pause time only once the first sync (real HTTP) is over.
+    assert_eq!(next(&mut r).await.provider_type, "tocsin.following");
     tokio::time::pause();
     tokio::time::advance(Duration::from_secs(26)).await;
     tokio::time::resume();
@@ -374,6 +376,9 @@ async fn a_silent_connection_is_declared_dead_and_replaced() {
     let emu = emulator().await;
     let mut r = start(Provider::Prismer, Endpoint::new(&emu.prismer_url(), AuthMode::Query), KEY, Subscriptions::default());
     subscribed(&mut r).await;
+    // The first sync (real HTTP) is over once its "following" entry arrives: only then
+    // may time be paused, or the jump would land inside the sync's own timeout.
+    assert_eq!(next(&mut r).await.provider_type, "tocsin.following");
     emu.prismer().hub.set_silent(true);
     let before = emu.prismer().hub.total_connections();
     tokio::time::pause();
