@@ -423,7 +423,12 @@ async fn attempt_once(
         }
     }
     // Catch up again now and then while connected (what the socket cannot see).
-    let mut catch_up_tick = conn.adapter.catch_up_every().map(|every| tokio::time::interval_at(Instant::now() + every, every));
+    let mut catch_up_tick = conn.adapter.catch_up_every().map(|every| {
+        let mut i = tokio::time::interval_at(Instant::now() + every, every);
+        // After a long catch-up or a sleep: one more, not a burst.
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        i
+    });
     let heartbeat = conn.adapter.heartbeat();
     let mut pings_sent: u64 = 0;
     // Sleep detection: compare the wall clock with the monotonic clock.
