@@ -17,7 +17,7 @@ use tocsin_model::{now_ms, Event};
 use tocsin_providers::{CatchUp, CatchUpError, CatchUpFrom, Session};
 
 use crate::throttle::{clip, nests_deeper_than};
-use crate::{gap_event, read_capped, tls, Connection, MAX_NESTING};
+use crate::{gap_event, rest_read, Connection, MAX_NESTING};
 
 /// How far before the moment the account was last known connected a REST listing
 /// starts: the server may have stopped sending earlier than the client could tell.
@@ -110,9 +110,29 @@ pub(crate) async fn after_connect(
     }
 }
 
+/// A catch-up while connected (the periodic one, or one the server advised):
+/// `why` names it in the warning when it fails; the next one tries again.
+pub(crate) async fn again(
+    conn: &Connection,
+    http: &reqwest::Client,
+    session: &mut Session,
+    away: &mut Away,
+    sink: &mpsc::Sender<Event>,
+    why: &str,
+) -> Result<Vec<String>, ()> {
+    match fetch(conn, http, session, away, sink).await {
+        Ok(fetched) => Ok(fetched.frames),
+        Err(FetchError::SinkClosed) => Err(()),
+        Err(e) => {
+            tracing::warn!(account = %conn.account, "{why} failed: {e:?}");
+            Ok(Vec::new())
+        }
+    }
+}
+
 /// Fetches every page of a catch-up from `away`, sending the events to `sink` in
 /// order and moving `away.cursor` and the session's cursor as pages arrive.
-pub(crate) async fn fetch(
+async fn fetch(
     conn: &Connection,
     http: &reqwest::Client,
     session: &mut Session,
@@ -160,20 +180,9 @@ async fn send_gap(conn: &Connection, from: Option<i64>, why: &str, sink: &mpsc::
 
 /// One REST GET with the account's key.
 async fn get(conn: &Connection, http: &reqwest::Client, path: &str) -> Result<Vec<u8>, String> {
-    let key = (conn.key)()?;
-    let url = format!("{}{path}", conn.rest_base);
-    let log_url = tocsin_secrets::redact_url(&url);
-    let response = http.get(&url).bearer_auth(key.expose()).send().await.map_err(|e| tls::describe_http(e, &log_url))?;
-    let status = response.status().as_u16();
-    if !(200..300).contains(&status) {
-        return Err(match status {
-            401 | 403 => format!("{log_url} refused the key (HTTP {status})"),
-            _ => format!("{log_url} answered HTTP {status}"),
-        });
-    }
-    let body = read_capped(response, MAX_PAGE_BYTES, &log_url).await?;
+    let body = rest_read(conn, http, reqwest::Method::GET, path, MAX_PAGE_BYTES).await?;
     if nests_deeper_than(&body, MAX_NESTING) {
-        return Err(format!("the listing from {log_url} nests deeper than {MAX_NESTING} levels"));
+        return Err(format!("the listing {path} nests deeper than {MAX_NESTING} levels"));
     }
     Ok(body)
 }

@@ -413,13 +413,9 @@ async fn attempt_once(
         return retry(reason);
     }
     if !conn.adapter.expects_subscribe_ack() && !conn.adapter.expects_auth_ack() {
-        match catchup::after_connect(conn, http, &mut session, away, sink).await {
-            Err(()) => return Ended::SinkClosed,
-            Ok(frames) => {
-                if let Err(reason) = send_all(&mut ws, frames).await {
-                    return retry(reason);
-                }
-            }
+        let caught = catchup::after_connect(conn, http, &mut session, away, sink).await;
+        if let Err(stop) = send_caught(&mut ws, caught).await {
+            return stop.map_or(Ended::SinkClosed, retry);
         }
     }
     // Catch up again now and then while connected (what the socket cannot see).
@@ -448,6 +444,8 @@ async fn attempt_once(
         was_up_for: opened_at.elapsed(),
         immediate: false,
     };
+    // How a catch-up on the open socket ended the connection, if it did.
+    let stopped = |stop: Option<String>| stop.map_or(Ended::SinkClosed, |reason| up(reason, None));
     // Pacing: when the bucket is empty the socket is not read until it refills.
     let mut bucket = Bucket::new(conn.rate_limit, Instant::now());
     let flooding = conn.rate_limit.flooding_note();
@@ -489,14 +487,9 @@ async fn attempt_once(
                 if let Ok(key) = (conn.key)() {
                     let _ = token::check(conn, http, key).await;
                 }
-                match catchup::fetch(conn, http, &mut session, away, sink).await {
-                    Ok(fetched) => {
-                        if let Err(reason) = send_all(&mut ws, fetched.frames).await {
-                            return up(reason, None);
-                        }
-                    }
-                    Err(catchup::FetchError::SinkClosed) => return Ended::SinkClosed,
-                    Err(e) => tracing::warn!(account = %conn.account, "a periodic catch-up failed (next try soon): {e:?}"),
+                let caught = catchup::again(conn, http, &mut session, away, sink, "a periodic catch-up").await;
+                if let Err(stop) = send_caught(&mut ws, caught).await {
+                    return stopped(stop);
                 }
                 deadline = Instant::now() + heartbeat.dead_after;
                 continue;
@@ -655,36 +648,25 @@ async fn attempt_once(
                         return up(reason, None);
                     }
                     if !conn.adapter.expects_subscribe_ack() {
-                        match catchup::after_connect(conn, http, &mut session, away, sink).await {
-                            Err(()) => return Ended::SinkClosed,
-                            Ok(frames) => {
-                                if let Err(reason) = send_all(&mut ws, frames).await {
-                                    return up(reason, None);
-                                }
-                            }
+                        let caught = catchup::after_connect(conn, http, &mut session, away, sink).await;
+                        if let Err(stop) = send_caught(&mut ws, caught).await {
+                            return stopped(stop);
                         }
                     }
                 }
                 Control::Subscribed => {
                     set_state(status, ConnState::Subscribed);
-                    match catchup::after_connect(conn, http, &mut session, away, sink).await {
-                        Err(()) => return Ended::SinkClosed,
-                        Ok(frames) => {
-                            if let Err(reason) = send_all(&mut ws, frames).await {
-                                return up(reason, None);
-                            }
-                        }
+                    let caught = catchup::after_connect(conn, http, &mut session, away, sink).await;
+                    if let Err(stop) = send_caught(&mut ws, caught).await {
+                        return stopped(stop);
                     }
                 }
-                Control::CatchUpAdvised => match catchup::fetch(conn, http, &mut session, away, sink).await {
-                    Ok(fetched) => {
-                        if let Err(reason) = send_all(&mut ws, fetched.frames).await {
-                            return up(reason, None);
-                        }
+                Control::CatchUpAdvised => {
+                    let caught = catchup::again(conn, http, &mut session, away, sink, "the catch-up the server advised").await;
+                    if let Err(stop) = send_caught(&mut ws, caught).await {
+                        return stopped(stop);
                     }
-                    Err(catchup::FetchError::SinkClosed) => return Ended::SinkClosed,
-                    Err(e) => tracing::warn!(account = %conn.account, "the catch-up the server advised failed: {e:?}"),
-                },
+                }
                 Control::ReplayComplete { count } => {
                     tracing::info!(account = %conn.account, count, "replay complete");
                     away.since = None;
@@ -784,6 +766,27 @@ async fn fetch_token(
     adapter.parse_token(status, &body)
 }
 
+/// A request with the account's key and no body (catch-up pages, name lookups,
+/// token renewal): the body of a 2xx answer of at most `max` bytes, or why not.
+pub(crate) async fn rest_read(
+    conn: &Connection,
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    path: &str,
+    max: usize,
+) -> Result<Vec<u8>, String> {
+    let key = (conn.key)()?;
+    let url = format!("{}{path}", conn.rest_base);
+    let log_url = tocsin_secrets::redact_url(&url);
+    let response =
+        http.request(method, &url).bearer_auth(key.expose()).send().await.map_err(|e| tls::describe_http(e, &log_url))?;
+    match response.status().as_u16() {
+        200..=299 => read_capped(response, max, &log_url).await,
+        status @ (401 | 403) => Err(format!("{log_url} refused the key (HTTP {status})")),
+        status => Err(format!("{log_url} answered HTTP {status}")),
+    }
+}
+
 /// The largest token, ticket or error answer read.
 const MAX_ANSWER_BYTES: usize = 1 << 20;
 
@@ -825,6 +828,13 @@ async fn opened(
         set_state(status, ConnState::Subscribed);
     }
     Ok(())
+}
+
+/// Sends the frames a catch-up asked for (conversation joins). `Err(None)`: the
+/// engine is gone; `Err(Some(reason))`: the socket broke.
+async fn send_caught(ws: &mut Socket, caught: Result<Vec<String>, ()>) -> Result<(), Option<String>> {
+    let frames = caught.map_err(|()| None)?;
+    send_all(ws, frames).await.map_err(Some)
 }
 
 /// Sends `frames` in order.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tocsin_model::{now_ms, Event};
 use tocsin_providers::Session;
 
-use crate::{read_capped, tls, Connection};
+use crate::{rest_read, Connection};
 
 /// How long one lookup may take before the event goes on without it.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
@@ -26,7 +26,8 @@ pub(crate) async fn resolve(conn: &Connection, http: &reqwest::Client, session: 
         if !conn.names.lock().unwrap().stale(&lookup.key, now_ms()) {
             continue;
         }
-        match tokio::time::timeout(LOOKUP_TIMEOUT, get(conn, http, &lookup.path)).await {
+        let get = rest_read(conn, http, reqwest::Method::GET, &lookup.path, MAX_LOOKUP_BYTES);
+        match tokio::time::timeout(LOOKUP_TIMEOUT, get).await {
             Ok(Ok(body)) => match conn.adapter.decode_lookup(session, &lookup.key, &body) {
                 Ok(name) => conn.names.lock().unwrap().put(lookup.key, name, now_ms()),
                 Err(e) => tracing::debug!(account = %conn.account, "no name for {}: {e}", lookup.key),
@@ -37,15 +38,4 @@ pub(crate) async fn resolve(conn: &Connection, http: &reqwest::Client, session: 
     }
     let names = conn.names.lock().unwrap();
     conn.adapter.apply_names(event, &names);
-}
-
-async fn get(conn: &Connection, http: &reqwest::Client, path: &str) -> Result<Vec<u8>, String> {
-    let key = (conn.key)()?;
-    let url = format!("{}{path}", conn.rest_base);
-    let log_url = tocsin_secrets::redact_url(&url);
-    let response = http.get(&url).bearer_auth(key.expose()).send().await.map_err(|e| tls::describe_http(e, &log_url))?;
-    if !response.status().is_success() {
-        return Err(format!("{log_url} answered HTTP {}", response.status().as_u16()));
-    }
-    read_capped(response, MAX_LOOKUP_BYTES, &log_url).await
 }

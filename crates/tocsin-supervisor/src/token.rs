@@ -6,7 +6,7 @@
 use tocsin_model::now_ms;
 use tocsin_secrets::Sensitive;
 
-use crate::{read_capped, tls, Connection};
+use crate::{rest_read, Connection};
 
 /// How long before its expiry a key is renewed.
 pub const RENEW_BEFORE_MS: i64 = 24 * 3_600_000;
@@ -34,7 +34,7 @@ pub(crate) async fn check(conn: &Connection, http: &reqwest::Client, key: Sensit
     if expires - now > RENEW_BEFORE_MS {
         return KeyState::Usable(key);
     }
-    match renew(conn, http, &key).await {
+    match renew(conn, http).await {
         Ok(new) => {
             tracing::info!(account = %conn.account, "renewed the token before it expired");
             if let Some(save) = &conn.save_key {
@@ -51,15 +51,8 @@ pub(crate) async fn check(conn: &Connection, http: &reqwest::Client, key: Sensit
     }
 }
 
-async fn renew(conn: &Connection, http: &reqwest::Client, key: &Sensitive<String>) -> Result<Sensitive<String>, String> {
+async fn renew(conn: &Connection, http: &reqwest::Client) -> Result<Sensitive<String>, String> {
     let Some(path) = conn.adapter.refresh_path() else { return Err("the provider cannot renew keys".into()) };
-    let url = format!("{}{path}", conn.rest_base);
-    let log_url = tocsin_secrets::redact_url(&url);
-    let response = http.post(&url).bearer_auth(key.expose()).send().await.map_err(|e| tls::describe_http(e, &log_url))?;
-    let status = response.status().as_u16();
-    let body = read_capped(response, 1 << 20, &log_url).await?;
-    if !(200..300).contains(&status) {
-        return Err(format!("{log_url} answered HTTP {status}"));
-    }
+    let body = rest_read(conn, http, reqwest::Method::POST, path, 1 << 20).await?;
     conn.adapter.parse_refresh(&body).map_err(|e| e.to_string())
 }
