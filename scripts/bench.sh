@@ -9,7 +9,7 @@
 #
 # Steps:
 #   1. .venv-bench: the Python baseline's packages (bench/baseline/requirements.txt)
-#   2. cargo build --release: the tocsin binary and the bench crate's binaries
+#   2. cargo build --release: the tocsin and tocsin-window binaries and the bench crate's binaries
 #   3. cargo bench -p tocsin-bench: criterion (decode, rules, store, search); the
 #      search bench builds its 1 000 000-event history once into target/bench-data/
 #   4. bench/baseline/sqlite_ceiling.py: SQLite alone with the history's schema and
@@ -57,8 +57,8 @@ else
     cp "$req" "$venv/requirements.installed"
 fi
 
-say "cargo build --release -p tocsin -p tocsin-bench --bins"
-cargo build --release -p tocsin -p tocsin-bench --bins
+say "cargo build --release -p tocsin-resident -p tocsin-window -p tocsin-bench --bins"
+cargo build --release -p tocsin-resident -p tocsin-window -p tocsin-bench --bins
 
 export TOCSIN_BENCH_OUT="${TOCSIN_BENCH_OUT:-$ROOT/artifacts/bench}"
 mkdir -p "$TOCSIN_BENCH_OUT"

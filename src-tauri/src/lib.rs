@@ -1,32 +1,102 @@
-//! The `tocsin` binary: a thin shell over the engine.
+//! `tocsin-window`: Tocsin's history window, a process of its own.
 //!
-//! Owns: the command line ([`cli`]), the tray app (Tauri: [`gui`], [`tray`],
-//! [`window`], IPC [`commands`]), the headless mode ([`headless`]), the
-//! notify-rust desktop notifier ([`notifier`]), directory resolution ([`paths`]) and
-//! logging ([`logging`]).
+//! The resident `tocsin` process (engine, tray, notifications) starts it on
+//! demand; when its window closes this process exits and its WebKit processes
+//! with it, so nothing of WebKit stays resident in the tray.
 //!
-//! Must not: hold logic the engine could hold. Everything here adapts the engine to
-//! a front end. The headless, emulator and history paths never initialise GTK, so
-//! they run on servers without a display.
+//! Owns: the Tauri window and its IPC commands. Reads come from the history
+//! database opened read-only (WAL: the resident writes meanwhile); every change
+//! (read state, replies, settings, accounts, keys, pause) goes to the resident
+//! through the control socket ([`link`]), which also streams new rows, status and
+//! "show this event" to the page.
 //!
-//! Layout:
-//! - `cli.rs`: clap definitions and dispatch
-//! - `gui.rs`: Tauri builder and run loop; `tray.rs`; `window.rs`; `commands/` (one file per domain)
-//! - `headless.rs`, `history.rs`, `accounts_cli.rs`, `rules.rs`, `emulator.rs`: the non-GUI subcommands
-//! - `notifier.rs`, `paths.rs`, `logging.rs`
+//! Must not: hold logic or state of its own beyond the connection. It survives a
+//! restart of the resident (says so and reconnects), and a window of another
+//! version says so instead of misbehaving.
+//!
+//! Layout: `lib.rs` (builder, run), `link.rs` (the control connection),
+//! `window.rs` (the window), `commands/` (one file per domain).
 
-pub mod accounts_cli;
-pub mod badge;
-pub mod cli;
 pub mod commands;
-mod emulator;
-pub mod gui;
-mod headless;
-pub mod history;
-mod rules;
-pub mod logging;
-pub mod notifier;
-pub mod paths;
-mod signals;
-pub mod tray;
+pub mod link;
 pub mod window;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tauri::{Manager, Runtime};
+
+/// Event names the page listens to.
+pub const EVENT_HISTORY: &str = "tocsin://history";
+pub const EVENT_STATUS: &str = "tocsin://status";
+pub const EVENT_FOCUS: &str = "tocsin://focus";
+pub const EVENT_LINK: &str = "tocsin://link";
+
+/// `tocsin-window [--focus EVENT]`.
+pub fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TOCSIN_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let mut focus = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--focus" => focus = args.next().and_then(|v| v.parse::<i64>().ok()),
+            "--version" => {
+                println!("tocsin-window {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            _ => {}
+        }
+    }
+    let app = match builder::<tauri::Wry>(focus).build(tauri::generate_context!()) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("tocsin-window: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    app.run(|_, _| {});
+    ExitCode::SUCCESS
+}
+
+/// The window app: connects to the resident, then shows the window.
+pub fn builder<R: Runtime>(focus: Option<i64>) -> tauri::Builder<R> {
+    tauri::Builder::<R>::new()
+        .manage(window::PendingFocus::new(focus))
+        .invoke_handler(tauri::generate_handler![
+            commands::history::history_list,
+            commands::history::history_query,
+            commands::history::history_detail,
+            commands::history::mark_read,
+            commands::history::set_read,
+            commands::history::reply,
+            commands::history::open_external,
+            commands::accounts::accounts_list,
+            commands::accounts::account_save,
+            commands::accounts::account_remove,
+            commands::accounts::key_set,
+            commands::accounts::key_remove,
+            commands::accounts::key_test,
+            commands::settings::retention_get,
+            commands::settings::retention_set,
+            commands::settings::pause,
+            commands::settings::autostart_enabled,
+            commands::settings::set_autostart,
+            commands::settings::rules_get,
+            commands::settings::rules_set,
+            commands::settings::rules_test,
+            commands::settings::attention_get,
+            commands::settings::attention_set,
+            commands::status::status,
+            commands::status::set_paused,
+            commands::status::link_state,
+            commands::window::take_focus,
+        ])
+        .setup(|app| {
+            let link = Arc::new(link::Link::default());
+            app.manage(link.clone());
+            window::open(app.handle())?;
+            tauri::async_runtime::spawn(link::run(app.handle().clone(), link));
+            Ok(())
+        })
+}

@@ -2,5 +2,5 @@
 #![cfg_attr(all(not(debug_assertions), target_os = "windows"), windows_subsystem = "windows")]
 
 fn main() -> std::process::ExitCode {
-    tocsin_app::cli::main()
+    tocsin_window::main()
 }

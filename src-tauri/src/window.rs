@@ -1,12 +1,14 @@
-//! The history window. Created on demand and destroyed on close, so no webview
-//! lives while the app sits in the tray.
+//! The history window: one per process, created at start; closing it ends the
+//! process (and its WebKit processes).
 
-use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
 /// The window's label.
 pub const MAIN: &str = "main";
 
-/// Shows the history window, creating it if needed, and focuses it.
+/// Creates the window, or shows and focuses it.
 pub fn open<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     if let Some(w) = app.get_webview_window(MAIN) {
         w.unminimize()?;
@@ -21,18 +23,27 @@ pub fn open<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     Ok(())
 }
 
-/// Opens the window at event `id`: creates or focuses it, then asks the page to
-/// select the event (the page also asks for it on load, for a fresh window).
-pub fn focus_event<R: Runtime>(app: &AppHandle<R>, id: i64) {
-    use tauri::Emitter;
-    app.state::<PendingFocus>().0.store(id, std::sync::atomic::Ordering::SeqCst);
+/// Brings the window to the front and, with an event, asks the page to select it
+/// (the page also asks on load, for an event given at start).
+pub fn focus_event<R: Runtime>(app: &AppHandle<R>, event: Option<i64>) {
+    if let Some(id) = event {
+        app.state::<PendingFocus>().0.store(id, Ordering::SeqCst);
+    }
     if let Err(e) = open(app) {
-        tracing::error!("cannot open the window: {e}");
+        tracing::error!("cannot show the window: {e}");
         return;
     }
-    let _ = app.emit_to(MAIN, crate::gui::EVENT_FOCUS, id);
+    if let Some(id) = event {
+        let _ = app.emit_to(MAIN, crate::EVENT_FOCUS, id);
+    }
 }
 
 /// The event the window should select when it (re)loads; 0 = none.
 #[derive(Default)]
-pub struct PendingFocus(pub std::sync::atomic::AtomicI64);
+pub struct PendingFocus(pub AtomicI64);
+
+impl PendingFocus {
+    pub fn new(event: Option<i64>) -> Self {
+        PendingFocus(AtomicI64::new(event.unwrap_or(0)))
+    }
+}

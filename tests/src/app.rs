@@ -37,6 +37,17 @@ pub fn binary() -> PathBuf {
     p
 }
 
+/// The built window binary, `tocsin-window`, beside [`binary`] (`TOCSIN_WINDOW_BIN`
+/// overrides it).
+pub fn window_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("TOCSIN_WINDOW_BIN") {
+        return PathBuf::from(p);
+    }
+    let p = binary().with_file_name("tocsin-window");
+    assert!(p.exists(), "{} is missing: run `cargo build --workspace` first (scripts/test.sh does)", p.display());
+    p
+}
+
 /// Whether an X display is available (`DISPLAY` set and non-empty).
 pub fn display_available() -> bool {
     std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty())
@@ -53,8 +64,16 @@ pub fn require_display() {
 }
 
 /// Runs `tocsin ARGS` to completion (stdin closed) and returns (status, stdout, stderr).
+///
+/// Unless `envs` sets `TOCSIN_RUNTIME_DIR`, it runs with an empty one of its own,
+/// so it never finds another test's running Tocsin.
 pub fn run(args: &[&str], envs: &[(&str, &str)]) -> (ExitStatus, String, String) {
-    let out = Command::new(binary())
+    let own_runtime = tempfile::Builder::new().prefix("tocsin-run-").tempdir().expect("tempdir");
+    let mut command = Command::new(binary());
+    if !envs.iter().any(|(k, _)| *k == "TOCSIN_RUNTIME_DIR") {
+        command.env("TOCSIN_RUNTIME_DIR", own_runtime.path().join("run"));
+    }
+    let out = command
         .args(args)
         .envs(envs.iter().copied())
         .env("NO_COLOR", "1")
@@ -96,6 +115,8 @@ pub struct AppProcess {
 impl AppProcess {
     /// Spawns `tocsin ARGS` with extra environment `envs` (added to this process's
     /// environment; pass `("DISPLAY", "")` and the like to blank a variable).
+    /// Unless `envs` sets `TOCSIN_RUNTIME_DIR` (where the control socket lives),
+    /// the process gets one of its own ([`AppProcess::runtime_dir`]).
     pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> AppProcess {
         Self::spawn_binary(&binary(), args, envs)
     }
@@ -105,7 +126,11 @@ impl AppProcess {
         let dir = tempfile::Builder::new().prefix("tocsin-app-").tempdir().expect("tempdir");
         let log = dir.path().join("tocsin.log");
         let file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(bin)
+        let mut command = Command::new(bin);
+        if !envs.iter().any(|(k, _)| *k == "TOCSIN_RUNTIME_DIR") {
+            command.env("TOCSIN_RUNTIME_DIR", dir.path().join("run"));
+        }
+        let child = command
             .args(args)
             .envs(envs.iter().copied())
             .env("NO_COLOR", "1")
@@ -136,6 +161,12 @@ impl AppProcess {
 
     pub fn log_path(&self) -> &Path {
         &self.log
+    }
+
+    /// The control socket's directory this process was given by default (unused
+    /// when the caller set `TOCSIN_RUNTIME_DIR`).
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.dir.path().join("run")
     }
 
     /// A scratch directory that lives as long as the process (for config/data dirs).
@@ -247,4 +278,30 @@ pub fn strip_ansi(s: &str) -> String {
         }
     }
     out
+}
+
+/// The app as a user has it: the resident `tocsin --minimized ARGS` (its log in an
+/// [`AppProcess`]) and its history window, the `tocsin-window` process, launched
+/// through WebKitWebDriver so the test can drive it. Both get `envs` and the
+/// resident's control-socket directory; the window is launched once the resident
+/// listens. The window is then the one the resident focuses for notifications.
+pub async fn resident_with_window(
+    driver: &crate::webdriver::WebDriver,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (AppProcess, crate::webdriver::Session) {
+    let mut all: Vec<&str> = vec!["--minimized"];
+    all.extend_from_slice(args);
+    let mut resident = AppProcess::spawn(&all, envs);
+    resident.wait_for_log("tocsin running", Duration::from_secs(60)).await;
+    let runtime = envs
+        .iter()
+        .find(|(k, _)| *k == "TOCSIN_RUNTIME_DIR")
+        .map(|(_, v)| (*v).to_owned())
+        .unwrap_or_else(|| resident.runtime_dir().display().to_string());
+    let mut window_env: Vec<(&str, &str)> = envs.to_vec();
+    window_env.retain(|(k, _)| *k != "TOCSIN_RUNTIME_DIR");
+    window_env.push(("TOCSIN_RUNTIME_DIR", runtime.as_str()));
+    let session = driver.new_session_with_env(&window_binary(), &[], &window_env).await;
+    (resident, session)
 }

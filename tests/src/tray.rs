@@ -1,29 +1,33 @@
 //! A tray host for tests: [`StatusNotifierWatcher`] owns `org.kde.StatusNotifierWatcher`
-//! at `/StatusNotifierWatcher` on a [`PrivateBus`], so the app's tray icon (Tauri's
-//! tray-icon → libayatana-appindicator) registers with it exactly as with a desktop
-//! panel. [`TrayItem`] then reads the item's `org.kde.StatusNotifierItem` properties
-//! and its `com.canonical.dbusmenu` menu, and clicks menu entries.
+//! at `/StatusNotifierWatcher` on a [`PrivateBus`], so the resident's tray item (ksni:
+//! a StatusNotifierItem and a com.canonical.dbusmenu over zbus) registers with it
+//! exactly as with a desktop panel. [`TrayItem`] then reads the item's
+//! `org.kde.StatusNotifierItem` properties and its `com.canonical.dbusmenu` menu, and
+//! clicks menu entries.
 //!
 //! Registration forms accepted by `RegisterStatusNotifierItem(service)`:
+//! - a bus name (KDE style; ksni sends its well-known name
+//!   `org.kde.StatusNotifierItem-<pid>-<n>`, others a unique name): the item is (that
+//!   name's owner, `/StatusNotifierItem`);
 //! - an object path (libayatana-appindicator sends `/org/ayatana/NotificationItem/<id>`):
-//!   the item is (sender's unique name, that path);
-//! - a bus name (KDE style, `org.kde.StatusNotifierItem-PID-N` or a unique name):
-//!   the item is (that name's owner, `/StatusNotifierItem`).
+//!   the item is (sender's unique name, that path).
 //!
 //! The watcher says a host is registered (`IsStatusNotifierHostRegistered` = true) so
 //! items never fall back to XEmbed, and drops items whose owner leaves the bus
-//! (emitting `StatusNotifierItemUnregistered`). libayatana-appindicator watches the
-//! watcher's name, so the watcher may also start after the app (seen: it registers
-//! as soon as the name appears).
+//! (emitting `StatusNotifierItemUnregistered`). ksni watches the watcher's name
+//! (`NameOwnerChanged`) and registers again whenever it gets an owner, so the watcher
+//! may also start after the app.
 //!
-//! What Tauri's tray looks like here (tray-icon 0.25 on libayatana-appindicator,
-//! measured): path `/org/ayatana/NotificationItem/tray_icon_tray_app_<id>`, `Id`
-//! `"tray-icon tray app <id>"`, `Title` = the tray id; `TrayIconBuilder::title` is the
-//! `XAyatanaLabel` (text next to the icon), the tooltip is not exported (no `ToolTip`
-//! property), there is no `IconPixmap`: `IconName` is the absolute path of a PNG that
-//! tray-icon wrote under `/tmp/tray-icon/` (re-encoded, so compare pixels, not bytes),
-//! and the menu is a dbusmenu at `<path>/Menu` whose ids are assigned by
-//! libdbusmenu (find entries by label, not by Tauri's menu ids).
+//! What the resident's tray looks like here (ksni 0.3): the item at
+//! `/StatusNotifierItem` of the owner of `org.kde.StatusNotifierItem-<pid>-<n>`; `Id`
+//! `"tocsin"`, `Title` `"Tocsin"`, `Category` `ApplicationStatus`; `IconName` is empty
+//! and the icon is `IconPixmap` (`a(iiay)`: one ARGB32 image, network byte order, the
+//! unread-urgent badge drawn into it), so compare its bytes between states; `ToolTip`
+//! (`(sa(iiay)ss)`) has title `"Tocsin"` and the status summary as description; there
+//! is no text next to the icon (no `XAyatanaLabel`). The menu is a dbusmenu at `Menu`
+//! (`/MenuBar`); ksni numbers entries by position and renumbers them all when the
+//! layout changes (an account added or removed), so find entries by label and read
+//! the menu again after a change rather than keeping ids.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -56,7 +60,7 @@ pub struct Registration {
 }
 
 impl Registration {
-    /// How it appears in `RegisteredStatusNotifierItems` (`:1.5/org/ayatana/...`).
+    /// How it appears in `RegisteredStatusNotifierItems` (`:1.5/StatusNotifierItem`).
     pub fn entry(&self) -> String {
         format!("{}{}", self.bus_name, self.path)
     }
@@ -264,6 +268,15 @@ impl Drop for StatusNotifierWatcher {
     }
 }
 
+/// One image of `IconPixmap` (or of a tooltip's pixmaps): ARGB32 in network byte order
+/// (A, R, G, B per pixel), `width * height * 4` bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pixmap {
+    pub width: i32,
+    pub height: i32,
+    pub argb: Vec<u8>,
+}
+
 /// The `ToolTip` property: (icon name, icon pixmaps, title, description).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolTip {
@@ -390,7 +403,7 @@ impl TrayItem {
         self.required_string("Id").await
     }
 
-    /// `Title` (libayatana-appindicator: what `app_indicator_set_title` set).
+    /// `Title`.
     pub async fn title(&self) -> String {
         self.required_string("Title").await
     }
@@ -405,8 +418,8 @@ impl TrayItem {
         self.string_property("Category").await
     }
 
-    /// `IconName` (with libayatana-appindicator and a pixmap icon this is a file name
-    /// under `IconThemePath`).
+    /// `IconName`: a theme icon name or a file (empty for the resident's tray, whose
+    /// icon is an [`IconPixmap`](Self::icon_pixmap)).
     pub async fn icon_name(&self) -> Option<String> {
         self.string_property("IconName").await
     }
@@ -416,10 +429,9 @@ impl TrayItem {
         self.string_property("IconThemePath").await
     }
 
-    /// The icon as a file, when the item points at one. Tauri's tray-icon (through
-    /// libayatana-appindicator) writes every icon it sets to a PNG under
-    /// `/tmp/tray-icon/` and puts that absolute path in `IconName` (no `IconPixmap`),
-    /// so a test can compare the bytes with the expected state icon.
+    /// The icon as a file, when `IconName` points at one (an absolute path, or a name
+    /// found as `<IconThemePath>/<name>.png`; libayatana-appindicator items do that).
+    /// `None` for the resident's tray: read [`icon_pixmap`](Self::icon_pixmap).
     pub async fn icon_file(&self) -> Option<std::path::PathBuf> {
         let name = self.icon_name().await.filter(|n| !n.is_empty())?;
         let path = std::path::PathBuf::from(&name);
@@ -431,8 +443,8 @@ impl TrayItem {
         candidate.exists().then_some(candidate)
     }
 
-    /// Polls (every 100 ms) a string property (`Title`, `XAyatanaLabel`, `IconName`,
-    /// `Status`...) until `pred` accepts it; returns the value.
+    /// Polls (every 100 ms) a string property (`Title`, `IconName`, `Status`...) until
+    /// `pred` accepts it; returns the value.
     pub async fn wait_for_string_property<F: FnMut(&str) -> bool>(&self, name: &str, mut pred: F, timeout: Duration) -> String {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -454,15 +466,38 @@ impl TrayItem {
         self.string_property("AttentionIconName").await
     }
 
-    /// Whether `IconPixmap` is present and non-empty.
-    pub async fn has_icon_pixmap(&self) -> bool {
+    /// `IconPixmap` (`a(iiay)`), empty when the item has none or it is not of that type.
+    pub async fn icon_pixmap(&self) -> Vec<Pixmap> {
         match self.property("IconPixmap").await {
-            Ok(v) => <Vec<(i32, i32, Vec<u8>)>>::try_from(v).map(|p| !p.is_empty()).unwrap_or(false),
-            Err(_) => false,
+            Ok(v) => <Vec<(i32, i32, Vec<u8>)>>::try_from(v)
+                .map(|p| p.into_iter().map(|(width, height, argb)| Pixmap { width, height, argb }).collect())
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
         }
     }
 
-    /// `ToolTip`, when the item has one.
+    /// Whether `IconPixmap` is present and non-empty.
+    pub async fn has_icon_pixmap(&self) -> bool {
+        !self.icon_pixmap().await.is_empty()
+    }
+
+    /// Polls (every 100 ms) `IconPixmap` until `pred` accepts it; returns it.
+    pub async fn wait_for_icon_pixmap<F: FnMut(&[Pixmap]) -> bool>(&self, mut pred: F, timeout: Duration) -> Vec<Pixmap> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let pixmap = self.icon_pixmap().await;
+            if pred(&pixmap) {
+                return pixmap;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let sizes: Vec<(i32, i32)> = pixmap.iter().map(|p| (p.width, p.height)).collect();
+                panic!("tray IconPixmap did not reach the expected state within {timeout:?}; last: sizes {sizes:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `ToolTip` (`(sa(iiay)ss)`), when the item has one.
     pub async fn tool_tip(&self) -> Option<ToolTip> {
         let v = self.property("ToolTip").await.ok()?;
         let (icon_name, pixmaps, title, description) =
@@ -470,7 +505,25 @@ impl TrayItem {
         Some(ToolTip { icon_name, icon_pixmap_count: pixmaps.len(), title, description })
     }
 
-    /// `XAyatanaLabel` (the text next to the icon), when set.
+    /// Polls (every 100 ms) `ToolTip` until `pred` accepts it; returns it.
+    pub async fn wait_for_tool_tip<F: FnMut(&ToolTip) -> bool>(&self, mut pred: F, timeout: Duration) -> ToolTip {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let tip = self.tool_tip().await;
+            if let Some(t) = &tip {
+                if pred(t) {
+                    return t.clone();
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!("tray ToolTip did not reach the expected value within {timeout:?}; last: {tip:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `XAyatanaLabel` (libayatana-appindicator's text next to the icon), when set. The
+    /// resident's tray (ksni) has none: its count is a badge drawn into the icon.
     pub async fn label(&self) -> Option<String> {
         self.string_property("XAyatanaLabel").await
     }

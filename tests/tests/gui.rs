@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tocsin_e2e::app::{binary, require_display, AppProcess};
+use tocsin_e2e::app::{require_display, resident_with_window, AppProcess};
 use tocsin_e2e::bus::PrivateBus;
 use tocsin_e2e::notifications::RecordingNotificationServer;
 use tocsin_e2e::tray::{flatten, StatusNotifierWatcher};
@@ -38,6 +38,7 @@ async fn setup() -> Setup {
 impl Setup {
     fn env(&self) -> Vec<(String, String)> {
         vec![
+            ("TOCSIN_RUNTIME_DIR".into(), self.dir.path().join("run").display().to_string()),
             ("TOCSIN_KEY_OPS".into(), KEY.into()),
             ("TOCSIN_CONFIG_DIR".into(), self.dir.path().join("config").display().to_string()),
             ("TOCSIN_DATA_DIR".into(), self.dir.path().join("data").display().to_string()),
@@ -74,6 +75,7 @@ async fn the_tray_tells_the_truth_and_quit_exits() {
     let notes = RecordingNotificationServer::start(&bus).await;
     let mut env: Vec<(String, String)> = s.env();
     env.push(("DBUS_SESSION_BUS_ADDRESS".into(), bus.address().to_owned()));
+    // One control-socket directory for both launches, so the second finds the first.
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut app = AppProcess::spawn(&["--minimized"], &env_refs);
 
@@ -108,15 +110,26 @@ async fn the_tray_tells_the_truth_and_quit_exits() {
     assert!(!resume.enabled, "nothing to resume yet");
     let status_entry = flatten(&menu).into_iter().find(|e| e.label.contains("unread urgent")).unwrap().clone();
     assert!(!status_entry.enabled, "the status line is information, not an action");
-    let icon_connected = item.icon_name().await;
+    assert_eq!((item.id().await, item.title().await), ("tocsin".to_owned(), "Tocsin".to_owned()));
+    // Properties are read from the same state as the menu: the icon is the connected one.
+    let icon_connected = item.icon_pixmap().await;
+    assert!(
+        icon_connected.len() == 1 && icon_connected[0].argb.len() == (icon_connected[0].width * icon_connected[0].height * 4) as usize,
+        "one ARGB32 icon: {:?}",
+        icon_connected.iter().map(|p| (p.width, p.height, p.argb.len())).collect::<Vec<_>>()
+    );
+    let tip = item.tool_tip().await.expect("the item has a tooltip");
+    assert_eq!((tip.title.as_str(), tip.description.as_str()), ("Tocsin", "Connected · 0 unread urgent"));
 
-    // An urgent event: notified, counted in the menu and next to the icon, icon changes.
+    // An urgent event: notified, counted in the menu and the tooltip, the icon changes
+    // (the urgent icon with the count as a badge).
     s.emu.daimon().publish(mail("u1", "[URGENT] Disk full on db-1", "alerts@example.com", "97% used", &[]));
     let got = notes.wait_for(1, Duration::from_secs(20)).await;
     assert_eq!(got[0].summary, "[URGENT] Disk full on db-1");
     item.wait_for_menu(|m| status_line(m) == "Connected · 1 unread urgent", Duration::from_secs(10)).await;
-    item.wait_for_string_property("XAyatanaLabel", |l| l == "1", Duration::from_secs(10)).await;
-    let icon_urgent = item.icon_name().await;
+    item.wait_for_tool_tip(|t| t.description.contains("1 unread urgent"), Duration::from_secs(10)).await;
+    let icon_urgent = item.icon_pixmap().await;
+    assert!(!icon_urgent.is_empty(), "the item still has an icon");
     assert_ne!(icon_connected, icon_urgent, "the icon shows the unread-urgent state");
 
     // A second launch does not start another Tocsin: it hands over and exits.
@@ -184,7 +197,7 @@ async fn the_window_lists_events_live_newest_first() {
     env.push(("DBUS_SESSION_BUS_ADDRESS".into(), bus.address().to_owned()));
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let driver = WebDriver::start(&env_refs).await;
-    let session = driver.new_session(&binary(), &[]).await;
+    let (_resident, session) = resident_with_window(&driver, &[], &env_refs).await;
     session.wait_until("[data-testid=app]", |_| true, Duration::from_secs(30)).await;
     let notes = _notes;
     s.connected().await;
@@ -319,7 +332,7 @@ async fn the_demo_profile_runs_all_five_providers_in_the_app() {
         ("XDG_CONFIG_HOME", ""),
     ];
     let driver = WebDriver::start(&env).await;
-    let session = driver.new_session(&binary(), &["--demo".to_owned()]).await;
+    let (_resident, session) = resident_with_window(&driver, &["--demo"], &env).await;
     // The tray: one line per demo account, all connected.
     let item = watcher.wait_for_item(Duration::from_secs(30)).await;
     let menu = item
@@ -391,7 +404,10 @@ async fn without_a_tray_host_alerts_still_show_and_a_relaunch_opens_the_window()
     assert!(app.running());
     let mut second = AppProcess::spawn(&[], &env_refs);
     assert!(second.wait_exit(Duration::from_secs(20)).await.success());
-    app.wait_for_log("another launch: showing the window", Duration::from_secs(10)).await;
+    assert!(second.log().contains("already running: showing its window"), "{}", second.log());
+    // The first starts its window process, which connects to it.
+    app.wait_for_log("started the history window", Duration::from_secs(10)).await;
+    app.wait_for_log("the history window connected", Duration::from_secs(30)).await;
     assert!(app.running());
     app.signal("TERM");
     assert!(app.wait_exit(Duration::from_secs(15)).await.success());

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tocsin_e2e::app::{binary, require_display};
+use tocsin_e2e::app::{require_display, resident_with_window};
 use tocsin_e2e::bus::PrivateBus;
 use tocsin_e2e::notifications::RecordingNotificationServer;
 use tocsin_e2e::tray::StatusNotifierWatcher;
@@ -155,7 +155,7 @@ async fn search_detail_and_hostile_html_in_the_real_window() {
         ("DBUS_SESSION_BUS_ADDRESS", bus.address()),
     ];
     let driver = WebDriver::start(&env).await;
-    let session = driver.new_session(&binary(), &[]).await;
+    let (_resident, session) = resident_with_window(&driver, &[], &env).await;
     session.wait_until("[data-testid=app]", |_| true, Duration::from_secs(30)).await;
     js(&session, "window.__xss = 0; return true").await;
     wait_for("the app to connect", Duration::from_secs(30), || async { (emu.daimon().connections() > 0).then_some(()) }).await;
@@ -284,7 +284,7 @@ async fn the_accounts_screen_adds_an_account_and_its_key() {
         ("DBUS_SESSION_BUS_ADDRESS", bus.address()),
     ];
     let driver = WebDriver::start(&env).await;
-    let session = driver.new_session(&binary(), &[]).await;
+    let (_resident, session) = resident_with_window(&driver, &[], &env).await;
     session.wait_until("[data-testid=app]", |_| true, Duration::from_secs(30)).await;
     session.click_css("[data-testid=accounts-tab]").await;
     session.wait_for("[data-testid=accounts-view]", Duration::from_secs(10)).await;

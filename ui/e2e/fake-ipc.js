@@ -159,7 +159,7 @@
   }
 
   function historyQuery(q) {
-    if (!(q.limit >= 1 && q.limit <= 1000)) throw invalid("limit: must be 1 to 1000");
+    if (!(q.limit >= 1 && q.limit <= 1000)) throw invalid("must be between 1 and 1000", "limit");
     const words = (q.text ?? "").trim().split(/\s+/).filter(Boolean);
     const hits = [];
     for (let i = events.length - 1; i >= 0; i--) {
@@ -275,16 +275,17 @@ ${e.hostile ? XSS.join("\n") : ""}
     { account: input(ACCOUNTS[3], { topics: ["alerts.>", "deploys.*"] }), key: { state: "stored", last4: "b1b1", backend: "Secret Service", message: null }, demo: false },
     { account: input({ name: "demo", provider: "divinci", url: "ws://127.0.0.1:7878/divinci", inbox: null }), key: { state: "missing", last4: null, backend: "none", message: null }, demo: true },
   ];
-  const invalid = (message) => ({ code: "invalid_argument", message });
+  // A refusal: `field` names the input it is about (as the Rust side sends it), when there is one.
+  const invalid = (message, field = null) => ({ code: "invalid_argument", field, message });
   function accountSave(a, originalName) {
-    if (originalName !== null && accounts.find((v) => v.account.name === originalName)?.demo) throw invalid("name: demo accounts are read-only");
-    if (!/^[A-Za-z0-9_-]+$/.test(a.name)) throw invalid(`name: "${a.name}" must be letters, digits, - or _`);
-    if (accounts.some((v) => v.account.name === a.name && v.account.name !== originalName)) throw invalid(`name: an account named ${a.name} already exists`);
-    if (!["daimon", "agentmail", "prismer", "divinci", "bivariant"].includes(a.provider)) throw invalid(`provider: unknown provider ${a.provider}`);
-    if (!/^(wss|ws|nats|tls):\/\//.test(a.url)) throw invalid(`url: "${a.url}" must start with wss:// (or ws:// for a local server; nats:// for the topic platform's bus)`);
-    if (a.caFile !== null && !a.caFile.endsWith(".pem")) throw invalid(`ca_file: ${a.caFile} is not a PEM file`);
-    if (a.backoff.capMs < a.backoff.baseMs) throw invalid("backoff.cap_ms: must be at least base_ms");
-    if (a.auth === "token" && !a.tokenUrl) throw invalid("token_url: required when auth = \"token\"");
+    if (originalName !== null && accounts.find((v) => v.account.name === originalName)?.demo) throw invalid("demo accounts are read-only", "name");
+    if (!/^[A-Za-z0-9_-]+$/.test(a.name)) throw invalid(`"${a.name}" must be letters, digits, - or _`, "name");
+    if (accounts.some((v) => v.account.name === a.name && v.account.name !== originalName)) throw invalid(`an account named ${a.name} already exists`, "name");
+    if (!["daimon", "agentmail", "prismer", "divinci", "bivariant"].includes(a.provider)) throw invalid(`unknown provider ${a.provider}`, "provider");
+    if (!/^(wss|ws|nats|tls):\/\//.test(a.url)) throw invalid(`"${a.url}" must start with wss:// (or ws:// for a local server; nats:// for the topic platform's bus)`, "url");
+    if (a.caFile !== null && !a.caFile.endsWith(".pem")) throw invalid(`${a.caFile} is not a PEM file`, "caFile");
+    if (a.backoff.capMs < a.backoff.baseMs) throw invalid("must be at least base_ms", "backoff.capMs");
+    if (a.auth === "token" && !a.tokenUrl) throw invalid("required when auth = \"token\"", "tokenUrl");
     const existing = accounts.find((v) => v.account.name === originalName);
     const view = { account: a, key: existing?.key ?? { state: "missing", last4: null, backend: "Secret Service", message: null }, demo: false };
     accounts = originalName === null ? [...accounts, view] : accounts.map((v) => (v.account.name === originalName ? view : v));
@@ -317,13 +318,13 @@ ${e.hostile ? XSS.join("\n") : ""}
   const TIME = /^([01]?\d|2[0-3]):[0-5]\d$/;
   function attentionSet(s) {
     s.quiet_hours.forEach((w, i) => {
-      if (!w.days.length) throw invalid(`quiet_hours[${i + 1}].days: choose at least one day the quiet hours start on`);
-      if (!TIME.test(w.start)) throw invalid(`quiet_hours[${i + 1}].start: "${w.start}" is not a time of day; use HH:MM`);
-      if (!TIME.test(w.end)) throw invalid(`quiet_hours[${i + 1}].end: "${w.end}" is not a time of day; use HH:MM`);
+      if (!w.days.length) throw invalid(`quiet_hours[${i + 1}].days: choose at least one day the quiet hours start on`, `quiet_hours[${i + 1}].days`);
+      if (!TIME.test(w.start)) throw invalid(`quiet_hours[${i + 1}].start: "${w.start}" is not a time of day; use HH:MM`, `quiet_hours[${i + 1}].start`);
+      if (!TIME.test(w.end)) throw invalid(`quiet_hours[${i + 1}].end: "${w.end}" is not a time of day; use HH:MM`, `quiet_hours[${i + 1}].end`);
     });
-    if (!(s.coalesce_max >= 1 && s.coalesce_max <= 100)) throw invalid("coalesce_max: must be 1 to 100");
-    if (!(s.coalesce_window_secs >= 1 && s.coalesce_window_secs <= 3600)) throw invalid("coalesce_window_secs: must be 1 to 3600");
-    if (s.repeat_urgent_secs !== null && !(s.repeat_urgent_secs >= 30 && s.repeat_urgent_secs <= 86400)) throw invalid("repeat_urgent_secs: must be 30 to 86400 seconds");
+    if (!(s.coalesce_max >= 1 && s.coalesce_max <= 100)) throw invalid("coalesce_max: must be 1 to 100", "coalesce_max");
+    if (!(s.coalesce_window_secs >= 1 && s.coalesce_window_secs <= 3600)) throw invalid("coalesce_window_secs: must be 1 to 3600", "coalesce_window_secs");
+    if (s.repeat_urgent_secs !== null && !(s.repeat_urgent_secs >= 30 && s.repeat_urgent_secs <= 86400)) throw invalid("repeat_urgent_secs: must be 30 to 86400 seconds", "repeat_urgent_secs");
     attention = structuredClone(s);
   }
   function rulesTest(id, toml) {
@@ -333,7 +334,14 @@ ${e.hostile ? XSS.join("\n") : ""}
     return { tier: e.tier, notify: e.tier === "urgent", sound: e.tier === "urgent" ? "alarm" : null, rule: e.tier === "urgent" && name ? name[1] : null };
   }
 
-  // ---- Events (tocsin://history, tocsin://status, tocsin://focus) and callbacks.
+  // ---- The window's link to the running Tocsin (window.__fake.setLink loses or restores it).
+  let link = { connected: true, error: null, retrying: false };
+  function setLink(state) {
+    link = state;
+    emit("tocsin://link", link);
+  }
+
+  // ---- Events (tocsin://history, tocsin://status, tocsin://focus, tocsin://link) and callbacks.
   const callbacks = new Map();
   const listeners = new Map(); // event name → callback ids
   let nextCallback = 1;
@@ -375,6 +383,7 @@ ${e.hostile ? XSS.join("\n") : ""}
     reply: () => null,
     open_external: () => null,
     status: () => snapshot(),
+    link_state: () => link,
     set_paused: (a) => {
       paused = a.paused;
       pausedUntilMs = null;
@@ -420,7 +429,7 @@ ${e.hostile ? XSS.join("\n") : ""}
     set_autostart: (a) => (autostart = a.enabled),
     rules_get: () => rules,
     rules_set: (a) => {
-      if (/subject_regex\s*=\s*"\(/.test(a.toml)) throw invalid('rule 1 "Broken": subject_regex: unclosed group');
+      if (/subject_regex\s*=\s*"\(/.test(a.toml)) throw invalid('rule 1 "Broken": subject_regex: unclosed group', "rules[1].subject_regex");
       if (!/\[\[rules\]\]/.test(a.toml)) throw invalid("rules: expected at least one [[rules]] table");
       rules = a.toml;
       return null;
@@ -481,6 +490,7 @@ ${e.hostile ? XSS.join("\n") : ""}
   window.__fake = {
     emit,
     addLive,
+    setLink,
     snapshot,
     event: (id) => itemOf(events.find((e) => e.id === id)),
     get attention() {

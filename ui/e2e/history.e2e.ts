@@ -263,6 +263,32 @@ describe("history", () => {
     await detail.waitFor({ state: "detached" });
   });
 
+  it("says when the link to Tocsin is lost, and reloads the status and the list when it is back", async () => {
+    page = await s.newPage();
+    const setLink = (state: object) => page.evaluate((st) => (window as unknown as { __fake: { setLink: (x: object) => void } }).__fake.setLink(st), state);
+    expect(await page.getByTestId("link-banner").count()).toBe(0);
+    const queries = (await calls(page, "history_query")).length;
+    const statuses = (await calls(page, "status")).length;
+    await setLink({ connected: false, error: { code: "not_running", message: "Tocsin stopped; this window reconnects when it is back" }, retrying: true });
+    const banner = page.getByTestId("link-banner");
+    await banner.waitFor();
+    expect((await banner.textContent())!.trim()).toBe("Tocsin stopped; this window reconnects when it is back");
+    expect(await banner.getAttribute("class")).toContain("warn");
+    expect(await page.getByTestId("error").count()).toBe(0);
+    await setLink({ connected: false, error: { code: "version_mismatch", message: "Tocsin speaks control protocol 3; this window speaks 2" }, retrying: true });
+    await page.waitForFunction(() => document.querySelector("[data-testid=link-banner]")?.classList.contains("error"));
+    await setLink({ connected: true, error: null, retrying: false });
+    await banner.waitFor({ state: "detached" });
+    await page.waitForFunction(([q, st]) => {
+      const c = (window as unknown as { __calls: Call[] }).__calls;
+      return c.filter((x) => x.cmd === "history_query").length > q && c.filter((x) => x.cmd === "status").length > st;
+    }, [queries, statuses] as const);
+    const last = (await calls(page, "history_query")).at(-1)!;
+    expect((last.args.query as { beforeId: number | null }).beforeId).toBeNull();
+    await settle(page);
+    expect(await rows(page).first().getAttribute("data-id")).toBe("300");
+  });
+
   it("never runs the XSS corpus, in the list or in any message body", async () => {
     page = await s.newPage();
     // Every hostile event (every 15th but the newest) carries the whole corpus in its body: this finds all 19.

@@ -1,9 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
-import type { HistoryItem } from "./lib/types";
+import type { HistoryItem, LinkState } from "./lib/types";
 import type { Snapshot } from "./lib/types";
 
-const handlers: { history?: (i: HistoryItem) => void; status?: (s: Snapshot) => void; focus?: (id: number) => void } = {};
+const handlers: {
+  history?: (i: HistoryItem) => void;
+  status?: (s: Snapshot) => void;
+  focus?: (id: number) => void;
+  link?: (s: LinkState) => void;
+} = {};
 
 vi.mock("./lib/ipc", async (importOriginal) => {
   const real = await importOriginal<typeof import("./lib/ipc")>();
@@ -27,6 +32,11 @@ vi.mock("./lib/ipc", async (importOriginal) => {
       handlers.status = h;
       return () => {};
     }),
+    linkState: vi.fn(),
+    onLink: vi.fn(async (h: (s: LinkState) => void) => {
+      handlers.link = h;
+      return () => {};
+    }),
   };
 });
 
@@ -38,11 +48,20 @@ import { fakeViewport, item, items, page, snapshot as snapshotFixture } from "./
 const snapshot: Snapshot = snapshotFixture();
 
 const rows = () => screen.queryAllByTestId("event-row");
+const CONNECTED: LinkState = { connected: true, error: null, retrying: false };
+const STOPPED: LinkState = {
+  connected: false,
+  error: { code: "not_running", message: "Tocsin stopped; this window reconnects when it is back" },
+  retrying: true,
+};
+const notRunning = { code: "not_running", message: "Tocsin is not running: start it from your applications or with `tocsin`; this window reconnects by itself" };
 
 beforeEach(() => {
   vi.mocked(ipc.historyQuery).mockReset();
   vi.mocked(ipc.setPaused).mockReset();
+  vi.mocked(ipc.status).mockReset();
   vi.mocked(ipc.status).mockResolvedValue(snapshot);
+  vi.mocked(ipc.linkState).mockResolvedValue(CONNECTED);
   vi.mocked(ipc.historyQuery).mockResolvedValue(page([item(3, { tier: "urgent" }), item(2), item(1)]));
   vi.mocked(ipc.setPaused).mockImplementation(async (paused) => ({ ...snapshot, paused }));
 });
@@ -206,6 +225,75 @@ describe("App", () => {
     vi.mocked(ipc.status).mockResolvedValue({ ...snapshot, keychainError: "the Secret Service keychain is locked" });
     render(App);
     await waitFor(() => expect(screen.getByTestId("keychain-error").textContent).toContain("locked"));
+  });
+
+  it("says when Tocsin is not running, and loads everything once it is back", async () => {
+    vi.mocked(ipc.linkState).mockResolvedValue(STOPPED);
+    vi.mocked(ipc.status).mockRejectedValue(notRunning);
+    vi.mocked(ipc.historyQuery).mockRejectedValue(notRunning);
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("app").dataset.ready).toBe("true"));
+    const banner = await screen.findByTestId("link-banner");
+    expect(banner.textContent).toContain("Tocsin stopped; this window reconnects when it is back");
+    expect(banner.classList.contains("warn")).toBe(true);
+    expect(banner.getAttribute("role")).toBe("status");
+    await waitFor(() => expect(ipc.historyQuery).toHaveBeenCalledTimes(1));
+    // "Not running" is the link banner's to say, not the error banner's.
+    expect(screen.queryByTestId("error")).toBeNull();
+
+    vi.mocked(ipc.status).mockResolvedValue(snapshot);
+    vi.mocked(ipc.historyQuery).mockResolvedValue(page([item(2), item(1)]));
+    handlers.link!(CONNECTED);
+    await waitFor(() => expect(screen.queryByTestId("link-banner")).toBeNull());
+    await waitFor(() => expect(rows().map((r) => r.dataset.id)).toEqual(["2", "1"]));
+    expect(screen.getByTestId("account-status").textContent).toContain("Connected");
+    expect(ipc.status).toHaveBeenCalledTimes(2);
+    expect(ipc.historyQuery).toHaveBeenLastCalledWith(expect.objectContaining({ beforeId: null }));
+    expect(screen.queryByTestId("error")).toBeNull();
+  });
+
+  it("reloads the status and the history when a lost link comes back", async () => {
+    render(App);
+    await waitFor(() => expect(rows()).toHaveLength(3));
+    expect(screen.queryByTestId("link-banner")).toBeNull();
+    expect(ipc.status).toHaveBeenCalledTimes(1);
+    expect(ipc.historyQuery).toHaveBeenCalledTimes(1);
+    handlers.link!(STOPPED);
+    await waitFor(() => expect(screen.getByTestId("link-banner").textContent).toContain("Tocsin stopped"));
+    // The list stays while the link is down.
+    expect(rows()).toHaveLength(3);
+    vi.mocked(ipc.historyQuery).mockResolvedValue(page([item(4), item(3), item(2), item(1)]));
+    vi.mocked(ipc.status).mockResolvedValue({ ...snapshot, unreadUrgent: 7 });
+    handlers.link!(CONNECTED);
+    await waitFor(() => expect(rows()).toHaveLength(4));
+    await waitFor(() => expect(screen.getByTestId("unread-urgent").textContent).toContain("7"));
+    expect(screen.queryByTestId("link-banner")).toBeNull();
+    expect(ipc.status).toHaveBeenCalledTimes(2);
+    expect(ipc.historyQuery).toHaveBeenCalledTimes(2);
+    // Connected again (no change): nothing more is loaded.
+    handlers.link!(CONNECTED);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ipc.historyQuery).toHaveBeenCalledTimes(2);
+  });
+
+  it("shows a link that will not come back by itself, or another version, as an error", async () => {
+    const mismatch = "Tocsin 0.3.0 speaks control protocol 3; this window speaks 2: restart Tocsin";
+    vi.mocked(ipc.linkState).mockResolvedValue({ connected: false, error: { code: "version_mismatch", message: mismatch }, retrying: true });
+    render(App);
+    const banner = await screen.findByTestId("link-banner");
+    expect(banner.textContent?.trim()).toBe(mismatch);
+    expect(banner.classList.contains("error")).toBe(true);
+    expect(banner.classList.contains("warn")).toBe(false);
+    handlers.link!({ connected: false, error: { code: "internal", field: "TOCSIN_RUNTIME_DIR", message: "no runtime directory" }, retrying: false });
+    await waitFor(() => expect(screen.getByTestId("link-banner").textContent).toContain("no runtime directory"));
+    expect(screen.getByTestId("link-banner").classList.contains("error")).toBe(true);
+  });
+
+  it("shows no banner while the first connection is under way", async () => {
+    vi.mocked(ipc.linkState).mockResolvedValue({ connected: false, error: null, retrying: true });
+    render(App);
+    await waitFor(() => expect(rows()).toHaveLength(3));
+    expect(screen.queryByTestId("link-banner")).toBeNull();
   });
 
   it("switches screens with the tabs, from the keyboard too", async () => {

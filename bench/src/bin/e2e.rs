@@ -61,7 +61,7 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| ["startup", "latency", "ingest", "idle", "gui"].map(String::from).to_vec());
     let root = tocsin_bench::workspace_dir();
     let bin = std::env::var_os("TOCSIN_BIN").map(PathBuf::from).unwrap_or_else(|| tocsin_bench::target_dir().join("release/tocsin"));
-    anyhow::ensure!(bin.exists(), "{} is missing: cargo build --release -p tocsin (scripts/bench.sh does)", bin.display());
+    anyhow::ensure!(bin.exists(), "{} is missing: cargo build --release -p tocsin-resident -p tocsin-window (scripts/bench.sh does)", bin.display());
     let floor = std::env::current_exe()?.with_file_name("floor");
     anyhow::ensure!(floor.exists(), "{} is missing: cargo build --release -p tocsin-bench", floor.display());
     let python = std::env::var_os("TOCSIN_BENCH_PYTHON").map(PathBuf::from).unwrap_or_else(|| root.join(".venv-bench/bin/python"));

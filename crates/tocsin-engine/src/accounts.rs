@@ -322,3 +322,15 @@ mod tests {
         assert_eq!(form_field("url"), "url");
     }
 }
+
+impl From<EditError> for crate::IpcError {
+    fn from(e: EditError) -> Self {
+        use crate::{ErrorCode, IpcError};
+        match e {
+            // The form shows the problem next to the field it names.
+            EditError::Invalid { field, problem } => IpcError::new(ErrorCode::InvalidArgument, problem).with_field(field),
+            EditError::NotFound(_) => IpcError::new(ErrorCode::NotFound, e.to_string()),
+            EditError::Config(_) | EditError::Write { .. } => IpcError::new(ErrorCode::Internal, e.to_string()),
+        }
+    }
+}

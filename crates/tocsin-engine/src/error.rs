@@ -1,9 +1,10 @@
-//! Errors the window can match on by code, with a message written for people.
+//! Errors the window and the CLI match on by code and field, with a message
+//! written for people. The same error crosses the control socket unchanged.
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-/// What kind of failure an IPC call had.
+/// What kind of failure a call had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 #[ts(export)]
@@ -16,21 +17,40 @@ pub enum ErrorCode {
     NotConnected,
     /// The provider answered and said no.
     ProviderRefused,
+    /// The running Tocsin speaks another version of the control protocol.
+    VersionMismatch,
+    /// Tocsin's resident process is not running (or stopped while asked).
+    NotRunning,
+    /// The control socket refused this peer (another user).
+    Forbidden,
+    /// A history window is already open (it was brought to the front instead).
+    WindowOpen,
     Internal,
 }
 
-/// The error every IPC command returns.
+/// The error every IPC and control call returns. `field` names the input it is
+/// about (`url`, `backoff.capMs`, `quiet_hours[0].start`, `rules[2].subject_regex`)
+/// when there is one, so a form can show it next to that input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, thiserror::Error)]
 #[error("{message}")]
 #[ts(export)]
 pub struct IpcError {
     pub code: ErrorCode,
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub field: Option<String>,
     pub message: String,
 }
 
 impl IpcError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        IpcError { code, message: message.into() }
+        IpcError { code, field: None, message: message.into() }
+    }
+
+    /// The same error, about input `field`.
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
     }
 }
 

@@ -1,7 +1,6 @@
 //! The engine's history commands: search and filters, the detail pane, read and
 //! unread, and retention (settings plus the background cleanup).
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,10 +8,9 @@ use tocsin_model::{HistoryPage, HistoryQuery, Tier};
 use tocsin_store::{Retention, Store};
 use tokio_util::sync::CancellationToken;
 
-use crate::detail::{self, EventDetail};
-use crate::{load_json, Engine, ErrorCode, IpcError, Shared};
+use crate::detail::EventDetail;
+use crate::{settings, Engine, ErrorCode, IpcError, Shared};
 
-const SETTING_RETENTION: &str = "retention";
 /// How often retention runs by itself.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 /// The first run waits this long after start, so start-up stays quick.
@@ -21,23 +19,12 @@ const RETENTION_FIRST: Duration = Duration::from_secs(30);
 impl Engine {
     /// One page of events matching `q`.
     pub async fn query(&self, q: &HistoryQuery) -> Result<HistoryPage, IpcError> {
-        if q.limit == 0 || q.limit > 1000 {
-            return Err(IpcError::new(ErrorCode::InvalidArgument, "limit: must be between 1 and 1000"));
-        }
-        if let (Some(a), Some(b)) = (q.since_ms, q.until_ms) {
-            if a >= b {
-                return Err(IpcError::new(ErrorCode::InvalidArgument, "time range: the start must be before the end"));
-            }
-        }
-        Ok(self.store.query(q).await?)
+        crate::reader::query(&self.store, q).await
     }
 
     /// Event `id` in full. Remote images are fetched only with `allow_remote_images`.
     pub async fn detail(&self, id: i64, allow_remote_images: bool) -> Result<EventDetail, IpcError> {
-        let not_found = || IpcError::new(ErrorCode::NotFound, format!("event {id} is not in the history"));
-        let item = self.store.item(id).await?.ok_or_else(not_found)?;
-        let event = self.store.event(id).await?.ok_or_else(not_found)?;
-        Ok(detail::detail(item, event, allow_remote_images).await)
+        crate::reader::detail(&self.store, id, allow_remote_images).await
     }
 
     /// Marks event `id` read (at the provider too, like [`Engine::mark_read`]) or
@@ -48,22 +35,20 @@ impl Engine {
         }
         let event = self.stored(id).await?;
         if self.store.set_read(id, false).await? && event.tier == Tier::Urgent {
-            self.shared.unread_urgent.fetch_add(1, Ordering::SeqCst);
-            self.shared.touch();
+            self.shared.recount_unread(&self.store).await;
         }
         Ok(())
     }
 
     /// How much history is kept.
     pub async fn retention(&self) -> Retention {
-        load_json(&self.store, SETTING_RETENTION).await.unwrap_or_default()
+        settings::retention(&self.store).await
     }
 
     /// Changes how much history is kept and applies it now.
     pub async fn set_retention(&self, retention: Retention) -> Result<Retention, IpcError> {
         retention.validate().map_err(|e| IpcError::new(ErrorCode::InvalidArgument, e))?;
-        let json = serde_json::to_string(&retention).map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?;
-        self.store.set_setting(SETTING_RETENTION, &json).await?;
+        settings::save_retention(&self.store, &retention).await?;
         self.shared.retention_changed.notify_one();
         Ok(retention)
     }
@@ -81,15 +66,10 @@ pub(crate) async fn retention_loop(store: Store, shared: Arc<Shared>, cancel: Ca
             () = shared.retention_changed.notified() => {}
         }
         wait = RETENTION_EVERY;
-        let retention: Retention = load_json(&store, SETTING_RETENTION).await.unwrap_or_default();
+        let retention: Retention = settings::retention(&store).await;
         match store.apply_retention(&retention, tocsin_model::now_ms()).await {
             Ok(0) => {}
-            Ok(_) => {
-                if let Ok(n) = store.unread_count(Tier::Urgent).await {
-                    shared.unread_urgent.store(u32::try_from(n).unwrap_or(u32::MAX), Ordering::SeqCst);
-                    shared.touch();
-                }
-            }
+            Ok(_) => shared.recount_unread(&store).await,
             Err(e) => tracing::warn!("history retention failed: {e}"),
         }
     }

@@ -28,6 +28,8 @@ mod history;
 pub mod keys;
 pub mod notifier;
 mod pipeline;
+pub mod reader;
+pub mod settings;
 pub mod snapshot;
 
 use std::path::PathBuf;
@@ -38,7 +40,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tocsin_model::rules::{CompiledRuleSet, RuleSet};
+use tocsin_model::rules::CompiledRuleSet;
 use tocsin_model::{EventKind, HistoryItem, Tier};
 use tocsin_providers::Command;
 use tocsin_secrets::KeyStore;
@@ -129,6 +131,19 @@ impl Shared {
             store_error: self.store_error.lock().unwrap().clone(),
             notifier_error: self.notifier_error.lock().unwrap().clone(),
             keychain_error: self.keychain_error.lock().unwrap().clone(),
+        }
+    }
+
+    /// Re-reads the unread-urgent count from the history, its one source: called
+    /// after every change that can move it (a committed urgent event, read or
+    /// unread, retention). A failed read keeps the last count.
+    pub(crate) async fn recount_unread(&self, store: &Store) {
+        match store.unread_count(Tier::Urgent).await {
+            Ok(n) => {
+                self.unread_urgent.store(u32::try_from(n).unwrap_or(u32::MAX), Ordering::SeqCst);
+                self.touch();
+            }
+            Err(e) => tracing::warn!("the unread urgent count could not be read: {e}"),
         }
     }
 
@@ -227,9 +242,9 @@ impl Engine {
             statuses.push(rx);
         }
         let unread = store.unread_count(Tier::Urgent).await?;
-        let rules = load_rules(&store).await;
-        let mut attention_state = attention::Attention::new(load_json(&store, SETTING_ATTENTION).await.unwrap_or_default());
-        attention_state.set_pause(load_json(&store, SETTING_PAUSE).await.unwrap_or(attention::Pause::Off));
+        let rules = settings::rules(&store).await;
+        let mut attention_state = attention::Attention::new(settings::attention(&store).await);
+        attention_state.set_pause(settings::pause(&store).await);
         let shared = Arc::new(Shared {
             statuses,
             unread_urgent: AtomicU32::new(u32::try_from(unread).unwrap_or(u32::MAX)),
@@ -307,10 +322,8 @@ impl Engine {
         let store = self.store.clone();
         // Callable from any thread (a tray menu handler has no runtime of its own).
         self.runtime.spawn(async move {
-            if let Ok(json) = serde_json::to_string(&pause) {
-                if let Err(e) = store.set_setting(SETTING_PAUSE, &json).await {
-                    tracing::warn!("the pause could not be saved: {e}");
-                }
+            if let Err(e) = settings::save_pause(&store, pause).await {
+                tracing::warn!("the pause could not be saved: {e}");
             }
         });
         self.snapshot()
@@ -325,11 +338,7 @@ impl Engine {
     /// Replaces the rule set with `toml` (validated first; nothing changes when it is
     /// refused) and keeps it.
     pub async fn set_rules_toml(&self, toml: &str) -> Result<(), IpcError> {
-        let compiled = RuleSet::from_toml(toml)
-            .and_then(|r| r.compile())
-            .map_err(|e| IpcError::new(ErrorCode::InvalidArgument, e.to_string()))?;
-        let normalized = compiled.rule_set().to_toml().map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?;
-        self.store.set_setting(SETTING_RULES, &normalized).await?;
+        let compiled = settings::save_rules(&self.store, toml).await?;
         *self.shared.rules.write().unwrap() = Arc::new(compiled);
         Ok(())
     }
@@ -342,11 +351,7 @@ impl Engine {
             .await?
             .ok_or_else(|| IpcError::new(ErrorCode::NotFound, format!("event {id} is not in the history")))?;
         let rules = match toml {
-            Some(t) => Arc::new(
-                RuleSet::from_toml(t)
-                    .and_then(|r| r.compile())
-                    .map_err(|e| IpcError::new(ErrorCode::InvalidArgument, e.to_string()))?,
-            ),
+            Some(t) => Arc::new(settings::compile_rules(t)?),
             None => self.shared.rules.read().unwrap().clone(),
         };
         Ok(rules.evaluate(&event))
@@ -359,25 +364,20 @@ impl Engine {
 
     /// Replaces the attention settings (validated) and keeps them.
     pub async fn set_attention_settings(&self, settings: attention::AttentionSettings) -> Result<(), IpcError> {
-        settings.validate().map_err(|e| IpcError::new(ErrorCode::InvalidArgument, e.to_string()))?;
-        let json = serde_json::to_string(&settings).map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?;
-        self.store.set_setting(SETTING_ATTENTION, &json).await?;
+        settings::save_attention(&self.store, &settings).await?;
         self.shared
             .attention
             .lock()
             .unwrap()
             .set_settings(settings)
-            .map_err(|e| IpcError::new(ErrorCode::InvalidArgument, e.to_string()))?;
+            .map_err(settings::attention_error)?;
         self.shared.attention_changed.notify_one();
         Ok(())
     }
 
     /// Stored events, newest first.
     pub async fn history(&self, limit: u32, before_id: Option<i64>) -> Result<Vec<HistoryItem>, IpcError> {
-        if limit == 0 || limit > 1000 {
-            return Err(IpcError::new(ErrorCode::InvalidArgument, "limit must be between 1 and 1000"));
-        }
-        Ok(self.store.list(limit, before_id).await?)
+        reader::list(&self.store, limit, before_id).await
     }
 
     /// Marks event `id` read: at the provider first (its mark-read command), then in
@@ -399,8 +399,7 @@ impl Engine {
             }
         }
         if self.store.set_read(id, true).await? && event.tier == Tier::Urgent {
-            let _ = self.shared.unread_urgent.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-            self.shared.touch();
+            self.shared.recount_unread(&self.store).await;
         }
         // Read here: its notification has nothing more to say, and it stops repeating.
         self.shared.attention.lock().unwrap().resolved(id);
@@ -550,35 +549,6 @@ async fn watch_status(mut rx: watch::Receiver<AccountStatus>, shared: Arc<Shared
             };
         }
         shared.touch();
-    }
-}
-
-const SETTING_RULES: &str = "rules";
-const SETTING_ATTENTION: &str = "attention";
-const SETTING_PAUSE: &str = "pause";
-
-/// The stored rule set, or the defaults. A stored set that no longer validates is
-/// reported and replaced by the defaults for this run (it stays stored).
-async fn load_rules(store: &Store) -> CompiledRuleSet {
-    match store.setting(SETTING_RULES).await {
-        Ok(Some(toml)) => match RuleSet::from_toml(&toml).and_then(|r| r.compile()) {
-            Ok(c) => return c,
-            Err(e) => tracing::error!("the saved rules are not valid ({e}); using the default rules"),
-        },
-        Ok(None) => {}
-        Err(e) => tracing::error!("the saved rules could not be read ({e}); using the default rules"),
-    }
-    CompiledRuleSet::defaults().clone()
-}
-
-pub(crate) async fn load_json<T: serde::de::DeserializeOwned>(store: &Store, key: &str) -> Option<T> {
-    let text = store.setting(key).await.ok().flatten()?;
-    match serde_json::from_str(&text) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            tracing::error!("the saved {key} setting is not valid ({e}); using the default");
-            None
-        }
     }
 }
 

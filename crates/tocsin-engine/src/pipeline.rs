@@ -24,7 +24,6 @@
 //! an event raises one notification at most.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -219,11 +218,11 @@ async fn writer(
                 let _ = tx.try_send(Outgoing::Ack(token.clone()));
             }
         }
-        for item in stored.into_iter().flatten() {
-            if item.tier == Tier::Urgent {
-                shared.unread_urgent.fetch_add(1, Ordering::SeqCst);
-                shared.touch();
-            }
+        let items: Vec<HistoryItem> = stored.into_iter().flatten().collect();
+        if items.iter().any(|i| i.tier == Tier::Urgent && !i.read) {
+            shared.recount_unread(&store).await;
+        }
+        for item in items {
             let _ = shared.updates.send(Update::Stored(item));
         }
     }

@@ -284,6 +284,24 @@ impl Store {
         Ok(Store { pool, checkpoints: Arc::default(), path: Arc::new(path.to_path_buf()) })
     }
 
+    /// Opens the database at `path` for reading only (the window's view of the
+    /// history: the resident process writes, migrates and owns it). WAL lets this
+    /// read while the writer commits; nothing here can change the file.
+    pub async fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |reason: String| StoreError::Open { path: path.display().to_string(), reason };
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|e| open_err(e.to_string()))?
+            .filename(path)
+            .read_only(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .map_err(|e| open_err(e.to_string()))?;
+        Ok(Store { pool, checkpoints: Arc::default(), path: Arc::new(path.to_path_buf()) })
+    }
+
     /// Counts `rows` written; starts a background checkpoint when enough piled up
     /// and none is running.
     pub(crate) fn wrote(&self, rows: u64) {

@@ -1,98 +1,70 @@
-//! App settings that live outside the history: start at login.
+//! Settings: rules, attention, retention, pause and start-at-login, all owned by
+//! the resident (its engine's settings module) and changed through it.
 
-use tauri::{AppHandle, Runtime};
-use tauri_plugin_autostart::ManagerExt;
-use tocsin_engine::attention::{self, AttentionSettings};
-use tocsin_engine::{ErrorCode, IpcError, Snapshot};
+use tocsin_control::Request;
+use tocsin_engine::attention::AttentionSettings;
+use tocsin_engine::settings::PauseChoice;
+use tocsin_engine::{IpcError, Snapshot};
 use tocsin_store::Retention;
+
+use super::LinkState;
 
 /// Whether Tocsin starts (in the tray) when the user logs in.
 #[tauri::command]
-pub fn autostart_enabled<R: Runtime>(app: AppHandle<R>) -> Result<bool, IpcError> {
-    app.autolaunch()
-        .is_enabled()
-        .map_err(|e| IpcError::new(ErrorCode::Internal, format!("cannot read the login item: {e}")))
+pub async fn autostart_enabled(link: LinkState<'_>) -> Result<bool, IpcError> {
+    link.call(Request::AutostartGet).await
 }
 
 /// Turns start-at-login on or off.
 #[tauri::command]
-pub fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<bool, IpcError> {
-    let launcher = app.autolaunch();
-    let result = if enabled { launcher.enable() } else { launcher.disable() };
-    result.map_err(|e| IpcError::new(ErrorCode::Internal, format!("cannot change the login item: {e}")))?;
-    launcher
-        .is_enabled()
-        .map_err(|e| IpcError::new(ErrorCode::Internal, format!("cannot read the login item: {e}")))
+pub async fn set_autostart(link: LinkState<'_>, enabled: bool) -> Result<bool, IpcError> {
+    link.call(Request::AutostartSet { enabled }).await
 }
 
-/// The urgency rules as TOML (the window's rule editor reads and writes this).
+/// The urgency rules as TOML.
 #[tauri::command]
-pub fn rules_get(state: tauri::State<'_, crate::gui::AppState>) -> Result<String, IpcError> {
-    state.engine().rules_toml()
+pub async fn rules_get(link: LinkState<'_>) -> Result<String, IpcError> {
+    link.call(Request::RulesGet).await
 }
 
 /// Replaces the rules; refused (with the rule and field named) when invalid.
 #[tauri::command]
-pub async fn rules_set(state: tauri::State<'_, crate::gui::AppState>, toml: String) -> Result<(), IpcError> {
-    state.engine().set_rules_toml(&toml).await
+pub async fn rules_set(link: LinkState<'_>, toml: String) -> Result<(), IpcError> {
+    link.call(Request::RulesSet { toml }).await
 }
 
 /// What the rules (or the draft `toml`) decide for stored event `id`.
 #[tauri::command]
-pub async fn rules_test(
-    state: tauri::State<'_, crate::gui::AppState>,
-    id: i64,
-    toml: Option<String>,
-) -> Result<tocsin_model::rules::Decision, IpcError> {
-    state.engine().test_rules(id, toml.as_deref()).await
+pub async fn rules_test(link: LinkState<'_>, id: i64, toml: Option<String>) -> Result<tocsin_model::rules::Decision, IpcError> {
+    link.call(Request::RulesTest { id, toml }).await
 }
 
 /// Quiet hours, coalescing, repeats, notifications on/off and sound.
 #[tauri::command]
-pub fn attention_get(state: tauri::State<'_, crate::gui::AppState>) -> Result<AttentionSettings, IpcError> {
-    Ok(state.engine().attention_settings())
+pub async fn attention_get(link: LinkState<'_>) -> Result<AttentionSettings, IpcError> {
+    link.call(Request::AttentionGet).await
 }
 
 /// Replaces the attention settings; refused with the field named when invalid.
 #[tauri::command]
-pub async fn attention_set(state: tauri::State<'_, crate::gui::AppState>, settings: AttentionSettings) -> Result<(), IpcError> {
-    state.engine().set_attention_settings(settings).await
+pub async fn attention_set(link: LinkState<'_>, settings: AttentionSettings) -> Result<(), IpcError> {
+    link.call(Request::AttentionSet { settings }).await
 }
 
 /// How much history is kept.
 #[tauri::command]
-pub async fn retention_get(state: tauri::State<'_, crate::gui::AppState>) -> Result<Retention, IpcError> {
-    Ok(state.engine().retention().await)
+pub async fn retention_get(link: LinkState<'_>) -> Result<Retention, IpcError> {
+    link.call(Request::RetentionGet).await
 }
 
 /// Changes how much history is kept; applied at once.
 #[tauri::command]
-pub async fn retention_set(state: tauri::State<'_, crate::gui::AppState>, retention: Retention) -> Result<Retention, IpcError> {
-    state.engine().set_retention(retention).await
+pub async fn retention_set(link: LinkState<'_>, retention: Retention) -> Result<Retention, IpcError> {
+    link.call(Request::RetentionSet { retention }).await
 }
 
 /// Pauses notifications for an hour, until tomorrow 08:00, until resumed, or resumes.
 #[tauri::command]
-pub fn pause<R: Runtime>(app: AppHandle<R>, state: tauri::State<'_, crate::gui::AppState>, choice: PauseChoice) -> Result<Snapshot, IpcError> {
-    let now = chrono::Local::now();
-    let pause = match choice {
-        PauseChoice::Hour => attention::pause_for_hour(&now),
-        PauseChoice::Tomorrow => attention::pause_until_tomorrow(&now),
-        PauseChoice::Forever => attention::Pause::Forever,
-        PauseChoice::Resume => attention::resume(),
-    };
-    let snapshot = state.engine().set_pause(pause);
-    crate::tray::update(&app, &snapshot);
-    Ok(snapshot)
-}
-
-/// The pause menu's choices.
-#[derive(Debug, Clone, Copy, serde::Deserialize, ts_rs::TS)]
-#[serde(rename_all = "lowercase")]
-#[ts(export)]
-pub enum PauseChoice {
-    Hour,
-    Tomorrow,
-    Forever,
-    Resume,
+pub async fn pause(link: LinkState<'_>, choice: PauseChoice) -> Result<Snapshot, IpcError> {
+    link.call(Request::Pause { choice }).await
 }

@@ -1,20 +1,27 @@
-//! Connection status and pause.
+//! Connection status, pause, and the window's own link to Tocsin.
 
-use tauri::{AppHandle, Runtime, State};
+use tocsin_control::Request;
+use tocsin_engine::settings::PauseChoice;
 use tocsin_engine::{IpcError, Snapshot};
 
-use crate::gui::AppState;
+use super::LinkState;
+use crate::link;
 
 /// The aggregate state: accounts, unread urgent, paused.
 #[tauri::command]
-pub fn status(state: State<'_, AppState>) -> Result<Snapshot, IpcError> {
-    Ok(state.engine().snapshot())
+pub async fn status(link: LinkState<'_>) -> Result<Snapshot, IpcError> {
+    link.call(Request::Status).await
 }
 
-/// Pauses or resumes notifications.
+/// Pauses (until resumed) or resumes notifications.
 #[tauri::command]
-pub fn set_paused<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, paused: bool) -> Result<Snapshot, IpcError> {
-    let snapshot = state.engine().set_paused(paused);
-    crate::tray::update(&app, &snapshot);
-    Ok(snapshot)
+pub async fn set_paused(link: LinkState<'_>, paused: bool) -> Result<Snapshot, IpcError> {
+    let choice = if paused { PauseChoice::Forever } else { PauseChoice::Resume };
+    link.call(Request::Pause { choice }).await
+}
+
+/// Whether this window is connected to a running Tocsin, and if not, why.
+#[tauri::command]
+pub fn link_state(link: LinkState<'_>) -> link::LinkState {
+    link.state()
 }

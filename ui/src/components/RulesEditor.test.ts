@@ -18,6 +18,7 @@ describe("RulesEditor", () => {
     vi.mocked(ipc.rulesGet).mockResolvedValue(DEFAULTS);
     vi.mocked(ipc.rulesSet).mockRejectedValueOnce({
       code: "invalid_argument",
+      field: "rules[1].subject_regex",
       message: 'rule 1 "x": subject_regex: unclosed group',
     });
     render(RulesEditor, { selected: null });

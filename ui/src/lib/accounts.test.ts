@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { draftErrors, emptyDraft, fieldOfError, fromDraft, keyStatus, parseList, toDraft } from "./accounts";
+import { draftErrors, draftFieldOf, emptyDraft, fieldOfError, fromDraft, keyStatus, parseList, toDraft } from "./accounts";
+import type { IpcError } from "./types";
 import { accountView, keyInfo } from "../test/fixtures";
 
 describe("account drafts", () => {
@@ -23,19 +24,34 @@ describe("account drafts", () => {
 });
 
 describe("fieldOfError", () => {
+  const refusal = (field: string | null, message: string): IpcError => ({ code: "invalid_argument", field, message });
+
   it("places a refusal next to the field it names", () => {
-    expect(fieldOfError("url: must start with wss:// or ws://")).toEqual({ field: "url", message: "must start with wss:// or ws://" });
-    expect(fieldOfError("auth_param: only for auth = query").field).toBe("authParam");
-    expect(fieldOfError("event_types: unknown type x").field).toBe("eventTypes");
-    expect(fieldOfError("backoff.cap_ms: must be at least base_ms")).toEqual({ field: "capMs", message: "must be at least base_ms" });
-    expect(fieldOfError("accounts[2].name: already used").field).toBe("name");
-    expect(fieldOfError("ca_file: no such file").field).toBe("caFile");
+    expect(fieldOfError(refusal("url", "must start with wss:// or ws://"))).toEqual({ field: "url", message: "must start with wss:// or ws://" });
+    expect(fieldOfError(refusal("authParam", "only for auth = query")).field).toBe("authParam");
+    expect(fieldOfError(refusal("eventTypes", "unknown type x")).field).toBe("eventTypes");
+    expect(fieldOfError(refusal("backoff.capMs", "must be at least baseMs"))).toEqual({ field: "capMs", message: "must be at least baseMs" });
+    expect(fieldOfError(refusal("caFile", "no such file")).field).toBe("caFile");
   });
 
-  it("leaves other messages for the top of the form", () => {
-    expect(fieldOfError("the config file could not be written: disk full")).toEqual({ field: null, message: "the config file could not be written: disk full" });
-    expect(fieldOfError("secret: nope").field).toBeNull();
-    expect(fieldOfError("no colon at all").field).toBeNull();
+  it("takes field names in snake_case, under an account, or with an index", () => {
+    expect(draftFieldOf("auth_param")).toBe("authParam");
+    expect(draftFieldOf("backoff.cap_ms")).toBe("capMs");
+    expect(draftFieldOf("accounts[2].name")).toBe("name");
+    expect(draftFieldOf("accounts[0].backoff.maxAttempts")).toBe("maxAttempts");
+    expect(draftFieldOf("inboxes[2]")).toBe("inboxes");
+    expect(draftFieldOf("backoff.url")).toBeNull();
+    expect(draftFieldOf("tls.url")).toBeNull();
+  });
+
+  it("shows the problem alone even when the message repeats the field", () => {
+    expect(fieldOfError(refusal("name", "name: already used"))).toEqual({ field: "name", message: "already used" });
+  });
+
+  it("leaves other refusals for the top of the form, as they were said", () => {
+    expect(fieldOfError(refusal(null, "the config file could not be written: disk full"))).toEqual({ field: null, message: "the config file could not be written: disk full" });
+    expect(fieldOfError(refusal("secret", "secret: nope"))).toEqual({ field: null, message: "secret: nope" });
+    expect(fieldOfError({ code: "internal", message: "url: looks like a field but the error names none" }).field).toBeNull();
   });
 });
 

@@ -1,6 +1,7 @@
 // The Accounts screen's logic: the form's draft of an AccountInput, list fields,
 // placing a refusal next to the field it names, and key states in words.
-import type { AccountInput, AuthMode, BackoffConfig, KeyInfo } from "./types";
+import type { AccountInput, AuthMode, BackoffConfig, IpcError, KeyInfo } from "./types";
+import { problemOf } from "./format";
 
 export const PROVIDER_CHOICES: { value: string; label: string; placeholder: string }[] = [
   { value: "daimon", label: "daimon", placeholder: "wss://ws.daimon.email/v1/stream" },
@@ -145,19 +146,24 @@ export function fromDraft(d: AccountDraft): AccountInput {
 
 const normalize = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, "");
 const BY_NORMAL = new Map<string, DraftField>(DRAFT_FIELDS.map((f) => [normalize(f), f]));
+const NUMBER_NORMAL = new Set<string>(NUMBER_FIELDS.map(normalize));
 
-/** Which form field a refusal ("url: must start with wss://") is about, in camelCase or
- *  snake_case, optionally under "backoff." or "accounts[N]."; null when it names none. */
-export function fieldOfError(message: string): { field: DraftField | null; message: string } {
-  const colon = message.indexOf(":");
-  if (colon <= 0) return { field: null, message };
-  let key = message.slice(0, colon).trim().replace(/^accounts?\[\d+\]\./, "");
-  if (/\s/.test(key)) return { field: null, message };
-  key = normalize(key);
-  if (key.startsWith("backoff") && key.length > "backoff".length) key = key.slice("backoff".length);
-  const field = BY_NORMAL.get(key) ?? null;
-  if (!field) return { field: null, message };
-  return { field, message: message.slice(colon + 1).trim() };
+/** The form field an error's `field` names: "url", "authParam" (or "auth_param"),
+ *  "backoff.capMs", "inboxes[2]", optionally under "accounts[N]."; null when it names none. */
+export function draftFieldOf(field: string | null | undefined): DraftField | null {
+  if (!field) return null;
+  // "accounts[2].backoff.capMs" → ["accounts", "backoff", "capms"]: indexes dropped, names normalized.
+  let segments = field.split(".").map((s) => normalize(s.split("[")[0]!));
+  if (segments.length > 1 && (segments[0] === "accounts" || segments[0] === "account")) segments = segments.slice(1);
+  if (segments.length === 2 && segments[0] === "backoff") return NUMBER_NORMAL.has(segments[1]!) ? (BY_NORMAL.get(segments[1]!) ?? null) : null;
+  return segments.length === 1 ? (BY_NORMAL.get(segments[0]!) ?? null) : null;
+}
+
+/** Where a refusal from account_save belongs: next to the form field its `field` names,
+ *  with the problem alone, or (field null) at the top of the form, as it was said. */
+export function fieldOfError(e: IpcError): { field: DraftField | null; message: string } {
+  const field = draftFieldOf(e.field);
+  return field ? { field, message: problemOf(e) } : { field: null, message: e.message };
 }
 
 export type KeyStatus = { tone: "ok" | "warn" | "error" | "idle"; label: string; warning: string | null };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { describeWindow, isTime, normalizeDays, placeAttentionError, toggleDay, windowError } from "./attention";
+import type { IpcError } from "./types";
 
 describe("attention helpers", () => {
   it("normalizes and toggles days in week order", () => {
@@ -23,9 +24,20 @@ describe("attention helpers", () => {
     expect(describeWindow({ days: ["Sat"], start: "09:00", end: "09:00" })).toBe("Sat from 09:00, 24 hours");
   });
 
-  it("places refusals", () => {
-    expect(placeAttentionError("quiet_hours[2].start: \"25:00\" is not a time of day")).toEqual({ window: 1, field: "start", message: "\"25:00\" is not a time of day" });
-    expect(placeAttentionError("coalesce_max: must be 1 to 100")).toEqual({ window: null, field: "coalesce_max", message: "must be 1 to 100" });
-    expect(placeAttentionError("Something else")).toEqual({ window: null, field: null, message: "Something else" });
+  it("places refusals by their field", () => {
+    const refusal = (field: string | null, message: string): IpcError => ({ code: "invalid_argument", field, message });
+    expect(placeAttentionError(refusal("quiet_hours[2].start", "quiet_hours[2].start: \"25:00\" is not a time of day"))).toEqual({ window: 1, field: "start", message: "\"25:00\" is not a time of day" });
+    expect(placeAttentionError(refusal("quiet_hours[1].days", "choose at least one day"))).toEqual({ window: 0, field: "days", message: "choose at least one day" });
+    expect(placeAttentionError(refusal("coalesce_max", "coalesce_max: must be 1 to 100"))).toEqual({ window: null, field: "coalesce_max", message: "must be 1 to 100" });
+    expect(placeAttentionError(refusal("repeatUrgentSecs", "must be 30 to 86400 seconds"))).toEqual({ window: null, field: "repeat_urgent_secs", message: "must be 30 to 86400 seconds" });
+  });
+
+  it("leaves refusals without a known field for the top, as they were said", () => {
+    const unplaced = (message: string) => ({ window: null, field: null, message });
+    expect(placeAttentionError({ code: "invalid_argument", field: null, message: "Something else" })).toEqual(unplaced("Something else"));
+    expect(placeAttentionError({ code: "invalid_argument", message: "coalesce_max: must be 1 to 100" })).toEqual(unplaced("coalesce_max: must be 1 to 100"));
+    expect(placeAttentionError({ code: "invalid_argument", field: "sound_file", message: "sound_file: no such file" })).toEqual(unplaced("sound_file: no such file"));
+    expect(placeAttentionError({ code: "invalid_argument", field: "quiet_hours[0].start", message: "bad" })).toEqual(unplaced("bad"));
+    expect(placeAttentionError({ code: "invalid_argument", field: "quiet_hours", message: "too many windows" })).toEqual(unplaced("too many windows"));
   });
 });

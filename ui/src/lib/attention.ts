@@ -1,5 +1,6 @@
 // The Settings screen's logic for attention settings (quiet hours, coalescing, repeats).
-import type { AttentionSettings, QuietWindow, Weekday } from "./types";
+import type { AttentionSettings, IpcError, QuietWindow, Weekday } from "./types";
+import { problemOf } from "./format";
 
 export const WEEKDAYS: Weekday[] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
@@ -45,12 +46,27 @@ export function describeWindow(w: QuietWindow): string {
 /** Limits the Rust side enforces (tocsin-engine attention.rs). */
 export const LIMITS = { coalesceMax: [1, 100], coalesceWindowSecs: [1, 3600], repeatSecs: [30, 86_400] } as const;
 
-/** Where a refusal from attention_set belongs: "quiet_hours[2].start: ..." names the
- *  second window (counted from 1); other messages name a setting or nothing. */
-export function placeAttentionError(message: string): { window: number | null; field: string | null; message: string } {
-  const m = /^quiet_hours\[(\d+)\](?:\.(\w+))?:\s*(.*)$/s.exec(message);
-  if (m) return { window: Number(m[1]) - 1, field: m[2] ?? null, message: m[3]! };
-  const f = /^([a-z_]+):\s*(.*)$/s.exec(message);
-  if (f) return { window: null, field: f[1]!, message: f[2]! };
-  return { window: null, field: null, message };
+/** The settings a refusal can be shown next to (the rest go to the top of the section). */
+export const ATTENTION_FIELDS = ["quiet_min_tier", "coalesce_max", "coalesce_window_secs", "repeat_urgent_secs"] as const;
+export type AttentionField = (typeof ATTENTION_FIELDS)[number];
+
+const normalize = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, "");
+const BY_NORMAL = new Map<string, AttentionField>(ATTENTION_FIELDS.map((f) => [normalize(f), f]));
+
+/** Where a refusal from attention_set belongs, from its `field`: "quiet_hours[2].start"
+ *  names the second window (counted from 1), "coalesce_max" a setting; anything else
+ *  (or no field) goes to the top, as it was said. The message loses its "<field>: ". */
+export function placeAttentionError(e: IpcError): { window: number | null; field: string | null; message: string } {
+  const unplaced = { window: null, field: null, message: e.message };
+  if (!e.field) return unplaced;
+  const [head = "", ...rest] = e.field.split(".");
+  const open = head.indexOf("[");
+  const name = normalize(open < 0 ? head : head.slice(0, open));
+  if (name === "quiethours") {
+    const index = open < 0 || !head.endsWith("]") ? NaN : Number(head.slice(open + 1, -1));
+    if (!Number.isInteger(index) || index < 1) return unplaced;
+    return { window: index - 1, field: rest.length > 0 ? rest.join(".") : null, message: problemOf(e) };
+  }
+  const field = rest.length === 0 ? BY_NORMAL.get(name) : undefined;
+  return field ? { window: null, field, message: problemOf(e) } : unplaced;
 }

@@ -1,4 +1,4 @@
-import type { ConnState } from "./types";
+import type { ConnState, IpcError } from "./types";
 import type { Snapshot } from "./types";
 import type { HistoryItem } from "./types";
 
@@ -125,4 +125,11 @@ export function retryIn(nextRetryAtMs: number | null | undefined, now: number = 
 /** A date and time in the user's locale. */
 export function dateTime(ms: number): string {
   return new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+/** What an error says is wrong, without a leading "<field>: " when the message starts with
+ *  the field the error names (attention refusals do; account refusals do not). */
+export function problemOf(e: IpcError): string {
+  const prefix = e.field ? `${e.field}:` : null;
+  return prefix && e.message.startsWith(prefix) ? e.message.slice(prefix.length).trim() : e.message;
 }

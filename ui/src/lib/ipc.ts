@@ -12,6 +12,7 @@ import type {
   IpcError,
   KeyInfo,
   KeyTest,
+  LinkState,
   PauseChoice,
   Retention,
   RuleDecision,
@@ -22,6 +23,7 @@ export type * from "./types";
 
 export const EVENT_HISTORY = "tocsin://history";
 export const EVENT_STATUS = "tocsin://status";
+export const EVENT_LINK = "tocsin://link";
 
 /** Turns whatever a rejected invoke produced into an IpcError. */
 export function toIpcError(e: unknown): IpcError {
@@ -53,6 +55,11 @@ export function status(): Promise<Snapshot> {
   return call("status");
 }
 
+/** Whether the window is connected to the running Tocsin (it reconnects by itself). */
+export function linkState(): Promise<LinkState> {
+  return call("link_state");
+}
+
 export function setPaused(paused: boolean): Promise<Snapshot> {
   return call("set_paused", { paused });
 }
@@ -62,7 +69,7 @@ export function rulesGet(): Promise<string> {
   return call("rules_get");
 }
 
-/** Replaces the rules; rejects with an IpcError naming the rule and field when invalid. */
+/** Replaces the rules; rejects with an IpcError whose `field` names the rule and field when invalid. */
 export function rulesSet(toml: string): Promise<void> {
   return call("rules_set", { toml });
 }
@@ -77,7 +84,7 @@ export function attentionGet(): Promise<AttentionSettings> {
   return call("attention_get");
 }
 
-/** Rejects with invalid_argument naming the field when a setting is refused. */
+/** Rejects with invalid_argument, its `field` naming the setting, when a setting is refused. */
 export function attentionSet(settings: AttentionSettings): Promise<void> {
   return call("attention_set", { settings });
 }
@@ -106,7 +113,7 @@ export function accountsList(): Promise<AccountView[]> {
   return call("accounts_list");
 }
 
-/** Adds (originalName null) or replaces an account; invalid_argument messages start with the field. */
+/** Adds (originalName null) or replaces an account; an invalid_argument refusal names its `field`. */
 export function accountSave(account: AccountInput, originalName: string | null): Promise<AccountView[]> {
   return call("account_save", { account, originalName });
 }
@@ -169,4 +176,9 @@ export function onHistory(handler: (item: HistoryItem) => void): Promise<Unliste
 
 export function onStatus(handler: (s: Snapshot) => void): Promise<UnlistenFn> {
   return listen<Snapshot>(EVENT_STATUS, (e) => handler(e.payload));
+}
+
+/** The link to the running Tocsin was lost or is back. */
+export function onLink(handler: (s: LinkState) => void): Promise<UnlistenFn> {
+  return listen<LinkState>(EVENT_LINK, (e) => handler(e.payload));
 }

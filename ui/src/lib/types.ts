@@ -25,6 +25,7 @@ export type { IpcError } from "./bindings/IpcError";
 export type { KeyInfo } from "./bindings/KeyInfo";
 export type { KeyState } from "./bindings/KeyState";
 export type { KeyTest } from "./bindings/KeyTest";
+export type { LinkState } from "./bindings/LinkState";
 export type { Retention } from "./bindings/Retention";
 export type { RuleDecision } from "./bindings/RuleDecision";
 export type { SafeHtml } from "./bindings/SafeHtml";

@@ -70,7 +70,7 @@ describe("AccountsScreen", () => {
     await fireEvent.change(within(form).getByTestId("field-provider"), { target: { value: "agentmail" } });
     await fireEvent.input(within(form).getByTestId("field-url"), { target: { value: "http://nope" } });
     await fireEvent.input(within(form).getByTestId("field-inboxes"), { target: { value: "a@x.to, b@x.to\nc@x.to" } });
-    vi.mocked(ipc.accountSave).mockRejectedValueOnce({ code: "invalid_argument", message: "url: must start with wss:// or ws://" });
+    vi.mocked(ipc.accountSave).mockRejectedValueOnce({ code: "invalid_argument", field: "url", message: "must start with wss:// or ws://" });
     await fireEvent.click(within(form).getByTestId("account-save"));
     expect(ipc.accountSave).toHaveBeenCalledWith(
       expect.objectContaining({ name: "mail", provider: "agentmail", url: "http://nope", inboxes: ["a@x.to", "b@x.to", "c@x.to"], authParam: null }),

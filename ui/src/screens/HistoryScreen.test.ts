@@ -82,3 +82,23 @@ describe("HistoryScreen keyboard", () => {
     expect(screen.queryByTestId("detail")).toBeNull();
   });
 });
+
+describe("HistoryScreen reload", () => {
+  it("queries the list again, with the same filters, when reloadKey changes", async () => {
+    const { rerender } = render(HistoryScreen, { props: { accounts: ["demo"], active: true, reloadKey: 0, onError: vi.fn(), onFocusRequest: vi.fn() } });
+    await waitFor(() => expect(screen.getAllByTestId("event-row")).toHaveLength(5));
+    vi.mocked(ipc.historyQuery).mockResolvedValue(page([{ ...items(5)[0]!, id: 9 }]));
+    await fireEvent.click(screen.getByTestId("tier-urgent"));
+    await waitFor(() => expect(screen.getAllByTestId("event-row")).toHaveLength(1));
+    expect(ipc.historyQuery).toHaveBeenCalledTimes(2);
+    vi.mocked(ipc.historyQuery).mockResolvedValue(page([{ ...items(5)[0]!, id: 10 }, { ...items(5)[0]!, id: 9 }]));
+    await rerender({ reloadKey: 1 });
+    await waitFor(() => expect(screen.getAllByTestId("event-row")).toHaveLength(2));
+    expect(ipc.historyQuery).toHaveBeenCalledTimes(3);
+    expect(ipc.historyQuery).toHaveBeenLastCalledWith(expect.objectContaining({ tiers: ["urgent"], beforeId: null }));
+    // The same key again: nothing.
+    await rerender({ reloadKey: 1 });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ipc.historyQuery).toHaveBeenCalledTimes(3);
+  });
+});

@@ -93,12 +93,17 @@ describe("SettingsScreen", () => {
     setup();
     await screen.findAllByTestId("quiet-window");
     await fireEvent.click(screen.getByTestId("sound"));
-    vi.mocked(ipc.attentionSet).mockRejectedValueOnce({ code: "invalid_argument", message: "quiet_hours[1].end: not a time of day" });
+    vi.mocked(ipc.attentionSet).mockRejectedValueOnce({ code: "invalid_argument", field: "quiet_hours[1].end", message: "quiet_hours[1].end: not a time of day" });
     await fireEvent.click(screen.getByTestId("attention-save"));
     await waitFor(() => expect(screen.getByTestId("quiet-error").textContent).toBe("not a time of day"));
-    vi.mocked(ipc.attentionSet).mockRejectedValueOnce({ code: "invalid_argument", message: "coalesce_max: must be 1 to 100" });
+    vi.mocked(ipc.attentionSet).mockRejectedValueOnce({ code: "invalid_argument", field: "coalesce_max", message: "coalesce_max: must be 1 to 100" });
     await fireEvent.click(screen.getByTestId("attention-save"));
     await waitFor(() => expect(screen.getByTestId("error-coalesce_max").textContent).toBe("must be 1 to 100"));
+    // Placed by the error's field, never by its text: without one it goes to the top, as said.
+    vi.mocked(ipc.attentionSet).mockRejectedValueOnce({ code: "invalid_argument", message: "coalesce_window_secs: must be 1 to 3600" });
+    await fireEvent.click(screen.getByTestId("attention-save"));
+    await waitFor(() => expect(screen.getByTestId("attention-error").textContent).toBe("coalesce_window_secs: must be 1 to 3600"));
+    expect(screen.queryByTestId("error-coalesce_window_secs")).toBeNull();
     vi.mocked(ipc.attentionSet).mockRejectedValueOnce({ code: "internal", message: "could not write attention.toml" });
     await fireEvent.click(screen.getByTestId("attention-save"));
     await waitFor(() => expect(screen.getByTestId("attention-error").textContent).toBe("could not write attention.toml"));

@@ -2,6 +2,8 @@
 import type { ErrorCode } from "./ErrorCode";
 
 /**
- * The error every IPC command returns.
+ * The error every IPC and control call returns. `field` names the input it is
+ * about (`url`, `backoff.capMs`, `quiet_hours[0].start`, `rules[2].subject_regex`)
+ * when there is one, so a form can show it next to that input.
  */
-export type IpcError = { code: ErrorCode, message: string, };
+export type IpcError = { code: ErrorCode, field?: string | null, message: string, };

@@ -1,6 +1,8 @@
-//! The command line: `tocsin` (tray app), `tocsin run --headless`, `tocsin emulator`,
-//! `tocsin history list|search|export`, `tocsin rules ...`, `tocsin attention ...`,
-//! `tocsin account add|list|edit|remove`, `tocsin key set|rotate|test|remove`.
+//! The command line: `tocsin` (the resident process in the tray), `tocsin run
+//! --headless`, the live commands for a running Tocsin (`status`, `pause`,
+//! `resume`, `reconnect`, `open`, `quit`), `tocsin emulator`, `tocsin history
+//! list|search|export`, `tocsin rules ...`, `tocsin attention ...`, `tocsin
+//! account add|list|edit|remove`, `tocsin key set|rotate|test|remove`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +40,25 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Run the engine.
     Run(RunArgs),
+    /// The running Tocsin's accounts, their states, unread urgent and the pause.
+    Status {
+        /// The snapshot as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause notifications: 1h, tomorrow (08:00) or forever (until `tocsin resume`).
+    Pause {
+        #[arg(value_parser = parse_pause)]
+        how_long: tocsin_engine::settings::PauseChoice,
+    },
+    /// Resume notifications.
+    Resume,
+    /// Every account of the running Tocsin reconnects now.
+    Reconnect,
+    /// Show the history window, at event ID if given.
+    Open { event: Option<i64> },
+    /// Stop the running Tocsin (after it commits what it received).
+    Quit,
     /// Run the provider emulator on 127.0.0.1.
     Emulator(EmulatorArgs),
     /// Read the event history.
@@ -178,22 +199,31 @@ pub struct HistoryFilters {
     pub until: Option<String>,
 }
 
+fn parse_pause(s: &str) -> Result<tocsin_engine::settings::PauseChoice, String> {
+    match tocsin_engine::settings::PauseChoice::parse(s) {
+        Some(tocsin_engine::settings::PauseChoice::Resume) | None => Err("use 1h, tomorrow or forever (and `tocsin resume` to resume)".into()),
+        Some(c) => Ok(c),
+    }
+}
+
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None => {
+        None | Some(Command::Run(RunArgs { headless: false })) => {
             crate::logging::init();
-            crate::gui::run(&cli.global)
+            crate::resident::run(&cli.global, crate::resident::Mode::Tray { open_window: !cli.global.minimized })
         }
-        Some(Command::Run(ref args)) if args.headless => {
+        Some(Command::Run(RunArgs { headless: true })) => {
             crate::logging::init();
-            crate::headless::run(&cli.global)
+            crate::resident::run(&cli.global, crate::resident::Mode::Headless)
         }
-        Some(Command::Run(_)) => {
-            crate::logging::init();
-            crate::gui::run(&cli.global)
-        }
+        Some(Command::Status { json }) => crate::live::status(json),
+        Some(Command::Pause { how_long }) => crate::live::pause(how_long),
+        Some(Command::Resume) => crate::live::pause(tocsin_engine::settings::PauseChoice::Resume),
+        Some(Command::Reconnect) => crate::live::reconnect(),
+        Some(Command::Open { event }) => crate::live::open(event),
+        Some(Command::Quit) => crate::live::quit(),
         Some(Command::Emulator(ref args)) => {
             crate::logging::init();
             crate::emulator::run(args)

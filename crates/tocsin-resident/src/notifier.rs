@@ -101,7 +101,7 @@ fn app_icon() -> &'static str {
     static ICON: OnceLock<String> = OnceLock::new();
     ICON.get_or_init(|| {
         let path = std::env::temp_dir().join("tocsin-icon-128.png");
-        let bytes: &[u8] = include_bytes!("../../icons/128x128.png");
+        let bytes: &[u8] = include_bytes!("../../../icons/128x128.png");
         let ok = std::fs::read(&path).map(|b| b == bytes).unwrap_or(false) || std::fs::write(&path, bytes).is_ok();
         if ok {
             path.display().to_string()

@@ -164,7 +164,8 @@ pub fn account(args: &GlobalArgs, command: &AccountCommand) -> anyhow::Result<()
             }
             fields.apply(&mut a)?;
             accounts::save_account(&dir, &a, None)?;
-            println!("added account \"{name}\"; store its key with `tocsin key set {name}`");
+            let live = crate::live::config_changed()?;
+            println!("added account \"{name}\"; {live}; store its key with `tocsin key set {name}`");
         }
         AccountCommand::List { json } => {
             let config = Config::load(&dir)?;
@@ -205,14 +206,15 @@ pub fn account(args: &GlobalArgs, command: &AccountCommand) -> anyhow::Result<()
                     keys.remove(name)?;
                 }
             }
-            println!("saved account \"{}\"; a running Tocsin uses it after a restart", a.name);
+            println!("saved account \"{}\"; {}", a.name, crate::live::config_changed()?);
         }
         AccountCommand::Remove { name, keep_key } => {
             accounts::remove_account(&dir, name)?;
             if !keep_key {
                 KeyStore::detect().remove(name)?;
             }
-            println!("removed account \"{name}\"{}", if *keep_key { "" } else { " and its key" });
+            let live = crate::live::config_changed()?;
+            println!("removed account \"{name}\"{}; {live}", if *keep_key { "" } else { " and its key" });
         }
     }
     Ok(())
@@ -230,19 +232,30 @@ pub fn key(args: &GlobalArgs, command: &KeyCommand) -> anyhow::Result<()> {
     match command {
         KeyCommand::Set { .. } => {
             let key = read_key(&format!("Key for {name}: "))?;
-            keys.set(name, &key)?;
-            println!("stored the key for \"{name}\" in the {} (…{})", keys.backend_label(), last4(&key).unwrap_or_else(|| "set".into()));
+            let live = live_key(name, Some(&key))?;
+            if live.is_none() {
+                keys.set(name, &key)?;
+            }
+            println!(
+                "stored the key for \"{name}\" in the {} (…{}); {}",
+                keys.backend_label(),
+                last4(&key).unwrap_or_else(|| "set".into()),
+                if live.is_some() { "the running Tocsin reconnects with it now" } else { "Tocsin uses it when it starts" }
+            );
         }
         KeyCommand::Rotate { no_test, .. } => {
             let old = keys.keychain_get(name).ok();
             let key = read_key(&format!("New key for {name}: "))?;
             keys.set(name, &key)?;
+            // A running Tocsin reconnects with the new key.
+            live_key(name, Some(&key))?;
             if !no_test {
                 let verdict = runtime()?.block_on(keys::test_key(account));
                 if !verdict.ok {
                     match old {
                         Some(old) => {
                             keys.set(name, &old)?;
+                            live_key(name, Some(&old))?;
                             bail!("the server refused the new key ({}); the old key is still in place", verdict.message);
                         }
                         None => bail!("the server refused the new key ({}); it is stored, fix it with `tocsin key set {name}`", verdict.message),
@@ -260,11 +273,24 @@ pub fn key(args: &GlobalArgs, command: &KeyCommand) -> anyhow::Result<()> {
             println!("key test passed: {}", verdict.message);
         }
         KeyCommand::Remove { .. } => {
-            keys.remove(name)?;
+            if live_key(name, None)?.is_none() {
+                keys.remove(name)?;
+            }
             println!("removed the key for \"{name}\" from the {}", keys.backend_label());
         }
     }
     Ok(())
+}
+
+/// Stores (or with `None` removes) `account`'s key through the running Tocsin,
+/// which reconnects that account at once. `None` when no Tocsin is running.
+fn live_key(account: &str, key: Option<&Sensitive<String>>) -> anyhow::Result<Option<tocsin_secrets::KeyInfo>> {
+    use tocsin_control::Request;
+    let request = match key {
+        Some(k) => Request::KeySet { account: account.to_owned(), key: k.clone() },
+        None => Request::KeyRemove { account: account.to_owned() },
+    };
+    crate::live::if_running(async |c| Ok(c.call(request).await?))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

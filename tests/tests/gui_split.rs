@@ -1,0 +1,135 @@
+//! The two processes under Xvfb: the resident `tocsin` and its `tocsin-window`.
+//! The window survives a restart of the resident (it says so and reconnects),
+//! the resident survives a crashed window, there are never two windows, and a
+//! window started by hand while one is open brings that one forward and exits.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tocsin_e2e::app::{self, require_display, resident_with_window, AppProcess};
+use tocsin_e2e::bus::PrivateBus;
+use tocsin_e2e::notifications::RecordingNotificationServer;
+use tocsin_e2e::tray::StatusNotifierWatcher;
+use tocsin_e2e::wait_for;
+use tocsin_e2e::webdriver::WebDriver;
+use tocsin_emulator::{Emulator, EmulatorConfig};
+
+const KEY: &str = "dm_live_gui_split_key_3307";
+
+fn mail(id: &str, subject: &str) -> Value {
+    json!({"event_id": id, "type":"message.received","inbox_id":"inbox_ops",
+           "payload":{"message":{"id":format!("msg_{id}"),"inbox_id":"inbox_ops","from":"Ops <ops@example.com>",
+                                 "subject":subject,"body":"x","labels":[]}}})
+}
+
+/// Pids of running `tocsin-window` processes whose environment names `runtime`.
+fn windows_for(runtime: &str) -> Vec<u32> {
+    let needle = format!("TOCSIN_RUNTIME_DIR={runtime}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            comm.trim() == "tocsin-window" && env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes())
+        })
+        .collect()
+}
+
+fn started_windows(log: &str) -> Vec<u32> {
+    log.lines()
+        .filter(|l| l.contains("started the history window"))
+        .filter_map(|l| l.split("pid=").nth(1)?.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_and_the_resident_each_survive_the_other() {
+    require_display();
+    let emu = Emulator::bind(([127, 0, 0, 1], 0).into(), EmulatorConfig { keys: vec![KEY.into()], ..EmulatorConfig::default() })
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    std::fs::write(
+        dir.path().join("config/config.toml"),
+        format!("[[accounts]]\nname = \"ops\"\nprovider = \"daimon\"\nurl = \"{}\"\n", emu.daimon_url()),
+    )
+    .unwrap();
+    let bus = PrivateBus::start();
+    let _watcher = StatusNotifierWatcher::start(&bus).await;
+    let _notes = RecordingNotificationServer::start(&bus).await;
+    let p = |s: &str| dir.path().join(s).display().to_string();
+    let (config, data, runtime) = (p("config"), p("data"), p("run"));
+    let env = [
+        ("TOCSIN_KEY_OPS", KEY),
+        ("TOCSIN_CONFIG_DIR", config.as_str()),
+        ("TOCSIN_DATA_DIR", data.as_str()),
+        ("TOCSIN_RUNTIME_DIR", runtime.as_str()),
+        ("DBUS_SESSION_BUS_ADDRESS", bus.address()),
+    ];
+    let driver = WebDriver::start(&env).await;
+    let (mut first, session) = resident_with_window(&driver, &[], &env).await;
+    session.wait_until("[data-testid=app]", |_| true, Duration::from_secs(30)).await;
+    session.wait_for("[data-testid=account-status][data-state=subscribed]", Duration::from_secs(30)).await;
+    emu.daimon().publish(mail("a1", "before the restart"));
+    session.wait_for_count("[data-testid=event-row]", |n| n == 1, Duration::from_secs(20)).await;
+
+    // The resident stops: the window stays, and says so.
+    assert!(first.stop("TERM", Duration::from_secs(20)).await.success(), "{}", first.log());
+    session.wait_until("[data-testid=link-banner]", |t| t.contains("Tocsin stopped"), Duration::from_secs(20)).await;
+    session.save_screenshot("window-resident-gone").await;
+    // A new resident: the window reconnects by itself, and new events arrive live.
+    let mut second = AppProcess::spawn(&["--minimized"], &env);
+    second.wait_for_log("the history window connected", Duration::from_secs(30)).await;
+    wait_for("the banner to go", Duration::from_secs(20), || async {
+        let n = session.execute("return document.querySelectorAll('[data-testid=link-banner]').length", vec![]).await;
+        (n == json!(0)).then_some(())
+    })
+    .await;
+    emu.daimon().publish(mail("a2", "after the restart"));
+    session
+        .wait_until("[data-testid=event-row] [data-testid=event-subject]", |t| t == "after the restart", Duration::from_secs(20))
+        .await;
+
+    // A window started by hand while this one is open brings it forward and exits.
+    let mut by_hand = AppProcess::spawn_binary(&app::window_binary(), &[], &env);
+    assert!(by_hand.wait_exit(Duration::from_secs(30)).await.success(), "{}", by_hand.log());
+    assert!(by_hand.log().contains("already open"), "{}", by_hand.log());
+
+    // The WebDriver window closes; `tocsin open` starts a window of the resident's own.
+    session.close().await;
+    wait_for("the driven window to exit", Duration::from_secs(20), || async { windows_for(&runtime).is_empty().then_some(()) }).await;
+    let open = |args: &[&str]| app::run(args, &env);
+    let connected = |log: &str| log.matches("the history window connected").count();
+    let before = connected(&second.log());
+    let (status, _, err) = open(&["open"]);
+    assert!(status.success(), "{err}");
+    wait_for("the started window to connect", Duration::from_secs(30), || async { (connected(&second.log()) > before).then_some(()) }).await;
+    let started = started_windows(&second.log());
+    assert_eq!(started.len(), 1, "{}", second.log());
+    // Never two: asking again focuses the open one.
+    let (status, _, _) = open(&["open"]);
+    assert!(status.success());
+    assert_eq!(windows_for(&runtime), started, "one window, the one started");
+    assert_eq!(started_windows(&second.log()).len(), 1, "no second window was started");
+
+    // The window crashes: the resident logs it and carries on; Open starts a new one.
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(started[0]).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    second.wait_for_log("exited abnormally", Duration::from_secs(20)).await;
+    assert!(second.running());
+    let (status, out, err) = app::run(&["status"], &env);
+    assert!(status.success(), "{err}");
+    assert!(out.contains("ops"), "{out}");
+    let (status, _, err) = open(&["open"]);
+    assert!(status.success(), "{err}");
+    wait_for("a new window", Duration::from_secs(30), || async { (started_windows(&second.log()).len() == 2).then_some(()) }).await;
+    wait_for("the new window to connect", Duration::from_secs(30), || async { (connected(&second.log()) > before + 1).then_some(()) }).await;
+
+    // Quit from the CLI closes the resident and the window it started.
+    let (status, _, err) = app::run(&["quit"], &env);
+    assert!(status.success(), "{err}");
+    assert!(second.wait_exit(Duration::from_secs(20)).await.success());
+    wait_for("the window to close with it", Duration::from_secs(20), || async { windows_for(&runtime).is_empty().then_some(()) }).await;
+}
