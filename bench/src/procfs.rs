@@ -159,3 +159,166 @@ impl Sample {
         ((later.ctxt.saturating_sub(self.ctxt)) as f64 / secs, (later.cpu_s - self.cpu_s) / secs * 100.0)
     }
 }
+
+/// A process's memory from `smaps_rollup`, in KiB. USS (unique set size) is what
+/// only this process maps: `Private_Clean + Private_Dirty`, the memory that would be
+/// freed if it exited. PSS adds its share of the pages it shares; RSS counts every
+/// page it maps in full.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mem {
+    pub pss: u64,
+    pub rss: u64,
+    pub uss: u64,
+    pub pss_anon: u64,
+    pub pss_file: u64,
+    pub anonymous: u64,
+    pub swap: u64,
+}
+
+impl Mem {
+    /// Sum of two readings (for a group of processes).
+    pub fn add(&self, other: &Mem) -> Mem {
+        Mem {
+            pss: self.pss + other.pss,
+            rss: self.rss + other.rss,
+            uss: self.uss + other.uss,
+            pss_anon: self.pss_anon + other.pss_anon,
+            pss_file: self.pss_file + other.pss_file,
+            anonymous: self.anonymous + other.anonymous,
+            swap: self.swap + other.swap,
+        }
+    }
+}
+
+/// [`Mem`] of `pid` from one read of `/proc/<pid>/smaps_rollup`.
+pub fn mem_kib(pid: u32) -> Option<Mem> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let get = |name: &str| field_kib(&text, name).unwrap_or(0);
+    Some(Mem {
+        pss: field_kib(&text, "Pss:")?,
+        rss: get("Rss:"),
+        uss: get("Private_Clean:") + get("Private_Dirty:"),
+        pss_anon: get("Pss_Anon:"),
+        pss_file: get("Pss_File:"),
+        anonymous: get("Anonymous:"),
+        swap: get("Swap:"),
+    })
+}
+
+/// USS in KiB: `Private_Clean + Private_Dirty` of `smaps_rollup`.
+pub fn uss_kib(pid: u32) -> Option<u64> {
+    mem_kib(pid).map(|m| m.uss)
+}
+
+/// [`Mem`] of `pid` and every descendant: (sum, per process (pid, comm, mem)).
+pub fn tree_mem(pid: u32) -> (Mem, Vec<(u32, String, Mem)>) {
+    let mut total = Mem::default();
+    let mut each = Vec::new();
+    for p in tree(pid) {
+        if let Some(m) = mem_kib(p) {
+            total = total.add(&m);
+            each.push((p, comm(p).unwrap_or_default(), m));
+        }
+    }
+    (total, each)
+}
+
+/// One mapping of `/proc/<pid>/smaps`, sizes in KiB.
+#[derive(Debug, Clone, Default)]
+pub struct Mapping {
+    pub start: u64,
+    pub end: u64,
+    pub perms: String,
+    /// The path, `[heap]`, `[stack]`, ... or empty for anonymous memory.
+    pub path: String,
+    pub size: u64,
+    pub rss: u64,
+    pub pss: u64,
+    pub anonymous: u64,
+    pub private: u64,
+}
+
+/// Every mapping of `pid`, in address order.
+pub fn mappings(pid: u32) -> Vec<Mapping> {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/smaps")) else { return Vec::new() };
+    let mut out: Vec<Mapping> = Vec::new();
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(first) = fields.next() else { continue };
+        if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            let (s, e) = first.split_once('-').unwrap_or(("0", "0"));
+            let perms = fields.next().unwrap_or("").to_owned();
+            let path = fields.nth(3).unwrap_or("").to_owned();
+            out.push(Mapping {
+                start: u64::from_str_radix(s, 16).unwrap_or(0),
+                end: u64::from_str_radix(e, 16).unwrap_or(0),
+                perms,
+                path,
+                ..Mapping::default()
+            });
+        } else if let Some(m) = out.last_mut() {
+            let kib: u64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            match first {
+                "Size:" => m.size = kib,
+                "Rss:" => m.rss = kib,
+                "Pss:" => m.pss = kib,
+                "Anonymous:" => m.anonymous = kib,
+                "Private_Clean:" | "Private_Dirty:" => m.private += kib,
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Each thread of `pid`: (tid, name, user stack pointer), the stack pointer from
+/// `/proc/<pid>/task/<tid>/syscall` (readable by an ancestor of the process, as
+/// the harness is). Threads whose pointer cannot be read are left out.
+pub fn thread_stack_pointers(pid: u32) -> Vec<(u32, String, u64)> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return out };
+    for task in dir.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse::<u32>().ok()) else { continue };
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default().trim().to_owned();
+        let Ok(sys) = std::fs::read_to_string(task.path().join("syscall")) else { continue };
+        // "nr a1 .. a6 sp pc" in a syscall, "-1 sp pc" blocked outside one, "running".
+        let fields: Vec<&str> = sys.split_whitespace().collect();
+        if fields.len() >= 3 {
+            if let Some(sp) = fields.get(fields.len() - 2).and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()) {
+                out.push((tid, name, sp));
+            }
+        }
+    }
+    out
+}
+
+/// glibc's non-main malloc arenas are heaps of `HEAP_MAX_SIZE` (64 MiB on 64-bit),
+/// reserved aligned to their size: a read-write part followed by a `---p` rest.
+const ARENA_HEAP: u64 = 64 << 20;
+
+/// What an anonymous mapping is: the stack of a thread (named), a glibc malloc
+/// arena, the main heap, a guard, or a mapping of its own (a large `malloc` or an
+/// `mmap` by a library).
+pub fn label_mapping(maps: &[Mapping], i: usize, stacks: &[(u32, String, u64)]) -> String {
+    let m = &maps[i];
+    if !m.path.is_empty() {
+        return m.path.rsplit('/').next().unwrap_or(&m.path).to_owned();
+    }
+    let threads: Vec<&str> = stacks.iter().filter(|(_, _, sp)| *sp >= m.start && *sp < m.end).map(|(_, n, _)| n.as_str()).collect();
+    if !threads.is_empty() {
+        return format!("thread stack ({})", threads.join(", "));
+    }
+    if m.perms.starts_with("---") {
+        return "[anon] guard / reserved".into();
+    }
+    let next_reserved = maps.get(i + 1).is_some_and(|n| n.path.is_empty() && n.perms.starts_with("---") && n.start == m.end);
+    let arena_end = maps.get(i + 1).filter(|_| next_reserved).map(|n| n.end).unwrap_or(m.end);
+    if m.start % ARENA_HEAP == 0 && arena_end - m.start == ARENA_HEAP {
+        return "malloc arena (glibc, non-main)".into();
+    }
+    let prev_guard = i > 0 && maps[i - 1].path.is_empty() && maps[i - 1].perms.starts_with("---") && maps[i - 1].end == m.start;
+    if prev_guard {
+        return "[anon] after a guard page (a thread stack of an exited or unread thread?)".into();
+    }
+    "[anon] mapping of its own (large malloc or mmap)".into()
+}

@@ -7,6 +7,7 @@
 //!
 //! - [`app`]: find and spawn the binary, logs, signals, `require_display`.
 //! - [`bus`]: a private `dbus-daemon` with no service activation.
+//! - [`desk`]: one daimon account against the emulator, and the environment for it.
 //! - [`notifications`]: `org.freedesktop.Notifications` that records every `Notify`.
 //! - [`tray`]: `org.kde.StatusNotifierWatcher` + StatusNotifierItem/dbusmenu reader.
 //! - [`webdriver`]: `WebKitWebDriver` and a minimal W3C WebDriver client.
@@ -16,6 +17,7 @@
 
 pub mod app;
 pub mod bus;
+pub mod desk;
 pub mod notifications;
 pub mod tray;
 pub mod webdriver;

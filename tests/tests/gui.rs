@@ -12,39 +12,25 @@ use tocsin_e2e::notifications::RecordingNotificationServer;
 use tocsin_e2e::tray::{flatten, StatusNotifierWatcher};
 use tocsin_e2e::wait_for;
 use tocsin_e2e::webdriver::WebDriver;
-use tocsin_emulator::{Emulator, EmulatorConfig};
+use tocsin_e2e::desk::OneAccount;
 
 const KEY: &str = "dm_live_gui_test_key_4821";
 
-struct Setup {
-    emu: Emulator,
-    dir: tempfile::TempDir,
+struct Setup(OneAccount);
+
+impl std::ops::Deref for Setup {
+    type Target = OneAccount;
+    fn deref(&self) -> &OneAccount {
+        &self.0
+    }
 }
 
 async fn setup() -> Setup {
     require_display();
-    let config = EmulatorConfig { keys: vec![KEY.into()], ..EmulatorConfig::default() };
-    let emu = Emulator::bind(([127, 0, 0, 1], 0).into(), config).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("config")).unwrap();
-    std::fs::write(
-        dir.path().join("config/config.toml"),
-        format!("[[accounts]]\nname = \"ops\"\nprovider = \"daimon\"\nurl = \"{}\"\n", emu.daimon_url()),
-    )
-    .unwrap();
-    Setup { emu, dir }
+    Setup(OneAccount::start(KEY, "").await)
 }
 
 impl Setup {
-    fn env(&self) -> Vec<(String, String)> {
-        vec![
-            ("TOCSIN_RUNTIME_DIR".into(), self.dir.path().join("run").display().to_string()),
-            ("TOCSIN_KEY_OPS".into(), KEY.into()),
-            ("TOCSIN_CONFIG_DIR".into(), self.dir.path().join("config").display().to_string()),
-            ("TOCSIN_DATA_DIR".into(), self.dir.path().join("data").display().to_string()),
-        ]
-    }
-
     async fn connected(&self) {
         wait_for("the app to connect", Duration::from_secs(30), || async {
             (self.emu.daimon().connections() > 0).then_some(())
@@ -161,7 +147,7 @@ async fn the_tray_tells_the_truth_and_quit_exits() {
     notes.wait_for(2, Duration::from_secs(20)).await;
 
     // The provider goes away: the account's line says so.
-    let Setup { emu, dir: _dir } = s;
+    let Setup(tocsin_e2e::desk::OneAccount { emu, dir: _dir, .. }) = s;
     emu.shutdown().await;
     let menu = item
         .wait_for_menu(

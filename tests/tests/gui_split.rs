@@ -12,7 +12,7 @@ use tocsin_e2e::notifications::RecordingNotificationServer;
 use tocsin_e2e::tray::StatusNotifierWatcher;
 use tocsin_e2e::wait_for;
 use tocsin_e2e::webdriver::WebDriver;
-use tocsin_emulator::{Emulator, EmulatorConfig};
+use tocsin_e2e::desk::{refs, OneAccount};
 
 const KEY: &str = "dm_live_gui_split_key_3307";
 
@@ -24,6 +24,15 @@ fn mail(id: &str, subject: &str) -> Value {
 
 /// Pids of running `tocsin-window` processes whose environment names `runtime`.
 fn windows_for(runtime: &str) -> Vec<u32> {
+    processes_for(runtime, |comm| comm == "tocsin-window")
+}
+
+/// The window processes and their WebKit children (which inherit its environment).
+fn window_and_webkit_for(runtime: &str) -> Vec<u32> {
+    processes_for(runtime, |comm| comm == "tocsin-window" || (comm.starts_with("WebKit") && comm != "WebKitWebDriver"))
+}
+
+fn processes_for(runtime: &str, wanted: impl Fn(&str) -> bool) -> Vec<u32> {
     let needle = format!("TOCSIN_RUNTIME_DIR={runtime}");
     std::fs::read_dir("/proc")
         .unwrap()
@@ -31,7 +40,7 @@ fn windows_for(runtime: &str) -> Vec<u32> {
         .filter(|pid| {
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
             let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-            comm.trim() == "tocsin-window" && env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes())
+            wanted(comm.trim()) && env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes())
         })
         .collect()
 }
@@ -46,28 +55,15 @@ fn started_windows(log: &str) -> Vec<u32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_window_and_the_resident_each_survive_the_other() {
     require_display();
-    let emu = Emulator::bind(([127, 0, 0, 1], 0).into(), EmulatorConfig { keys: vec![KEY.into()], ..EmulatorConfig::default() })
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("config")).unwrap();
-    std::fs::write(
-        dir.path().join("config/config.toml"),
-        format!("[[accounts]]\nname = \"ops\"\nprovider = \"daimon\"\nurl = \"{}\"\n", emu.daimon_url()),
-    )
-    .unwrap();
+    let desk = OneAccount::start(KEY, "").await;
+    let emu = &desk.emu;
     let bus = PrivateBus::start();
     let _watcher = StatusNotifierWatcher::start(&bus).await;
     let _notes = RecordingNotificationServer::start(&bus).await;
-    let p = |s: &str| dir.path().join(s).display().to_string();
-    let (config, data, runtime) = (p("config"), p("data"), p("run"));
-    let env = [
-        ("TOCSIN_KEY_OPS", KEY),
-        ("TOCSIN_CONFIG_DIR", config.as_str()),
-        ("TOCSIN_DATA_DIR", data.as_str()),
-        ("TOCSIN_RUNTIME_DIR", runtime.as_str()),
-        ("DBUS_SESSION_BUS_ADDRESS", bus.address()),
-    ];
+    let runtime = desk.path("run");
+    let mut owned = desk.env();
+    owned.push(("DBUS_SESSION_BUS_ADDRESS".into(), bus.address().to_owned()));
+    let env = refs(&owned);
     let driver = WebDriver::start(&env).await;
     let (mut first, session) = resident_with_window(&driver, &[], &env).await;
     session.wait_until("[data-testid=app]", |_| true, Duration::from_secs(30)).await;
@@ -99,7 +95,10 @@ async fn the_window_and_the_resident_each_survive_the_other() {
 
     // The WebDriver window closes; `tocsin open` starts a window of the resident's own.
     session.close().await;
-    wait_for("the driven window to exit", Duration::from_secs(20), || async { windows_for(&runtime).is_empty().then_some(()) }).await;
+    wait_for("the driven window and its WebKit processes to exit", Duration::from_secs(20), || async {
+        window_and_webkit_for(&runtime).is_empty().then_some(())
+    })
+    .await;
     let open = |args: &[&str]| app::run(args, &env);
     let connected = |log: &str| log.matches("the history window connected").count();
     let before = connected(&second.log());
@@ -131,5 +130,8 @@ async fn the_window_and_the_resident_each_survive_the_other() {
     let (status, _, err) = app::run(&["quit"], &env);
     assert!(status.success(), "{err}");
     assert!(second.wait_exit(Duration::from_secs(20)).await.success());
-    wait_for("the window to close with it", Duration::from_secs(20), || async { windows_for(&runtime).is_empty().then_some(()) }).await;
+    wait_for("the window and its WebKit processes to close with it", Duration::from_secs(20), || async {
+        window_and_webkit_for(&runtime).is_empty().then_some(())
+    })
+    .await;
 }

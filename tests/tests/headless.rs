@@ -8,26 +8,22 @@ use tocsin_e2e::app::{self, AppProcess};
 use tocsin_e2e::bus::PrivateBus;
 use tocsin_e2e::notifications::RecordingNotificationServer;
 use tocsin_e2e::wait_for;
-use tocsin_emulator::{Emulator, EmulatorConfig};
+use tocsin_e2e::desk::OneAccount;
+use tocsin_emulator::Emulator;
 
 const KEY: &str = "dm_live_e2e_0123456789";
 
-struct Setup {
-    emu: Emulator,
-    dir: tempfile::TempDir,
+struct Setup(OneAccount);
+
+impl std::ops::Deref for Setup {
+    type Target = OneAccount;
+    fn deref(&self) -> &OneAccount {
+        &self.0
+    }
 }
 
 async fn setup() -> Setup {
-    let config = EmulatorConfig { keys: vec![KEY.into()], ..EmulatorConfig::default() };
-    let emu = Emulator::bind(([127, 0, 0, 1], 0).into(), config).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("config")).unwrap();
-    std::fs::write(
-        dir.path().join("config/config.toml"),
-        format!("[[accounts]]\nname = \"ops\"\nprovider = \"daimon\"\nurl = \"{}\"\ninboxes = [\"inbox_ops\"]\n", emu.daimon_url()),
-    )
-    .unwrap();
-    Setup { emu, dir }
+    Setup(OneAccount::start(KEY, "inboxes = [\"inbox_ops\"]\n").await)
 }
 
 impl Setup {
@@ -129,7 +125,7 @@ async fn stores_every_event_and_notifies_only_urgent_ones_over_dbus() {
     let status = app.wait_exit(Duration::from_secs(10)).await;
     assert!(status.success(), "clean exit on SIGTERM, got {status:?}\n{}", app.log());
     assert!(!app.log().contains(KEY), "the key must never be logged");
-    s.emu.shutdown().await;
+    s.0.emu.shutdown().await;
 }
 
 #[tokio::test]
@@ -169,7 +165,7 @@ async fn a_burst_interrupted_by_sigint_loses_nothing_it_received() {
     assert!(received > 0, "some events arrived before the signal: {line}");
     assert_eq!(received, stored, "every received event is in the history: {line}");
     assert_eq!(s.history().len() as i64, stored.min(1000));
-    s.emu.shutdown().await;
+    s.0.emu.shutdown().await;
 }
 
 #[tokio::test]
@@ -187,7 +183,7 @@ async fn without_a_notification_server_it_warns_once_and_keeps_working() {
     let log = app.log();
     let warnings = log.matches("no notification service is running").count();
     assert_eq!(warnings, 1, "one clear warning, not one per event:\n{log}");
-    s.emu.shutdown().await;
+    s.0.emu.shutdown().await;
 }
 
 #[tokio::test]
@@ -206,7 +202,7 @@ async fn a_rejected_key_is_reported_in_words() {
     assert!(!app.log().contains("dm_live_wrong"));
     app.signal("TERM");
     assert!(app.wait_exit(Duration::from_secs(10)).await.success());
-    s.emu.shutdown().await;
+    s.0.emu.shutdown().await;
 }
 
 #[test]
@@ -265,7 +261,7 @@ async fn mark_read_from_the_notification_reaches_the_provider_and_closes_it() {
     assert_eq!(history[0]["subject"], "[URGENT] Act on me");
     app.signal("TERM");
     assert!(app.wait_exit(Duration::from_secs(10)).await.success());
-    s.emu.shutdown().await;
+    s.0.emu.shutdown().await;
 }
 
 #[tokio::test]
@@ -334,7 +330,7 @@ async fn a_real_notification_daemon_dunst_shows_only_the_urgent_alert() {
     assert!(!history.contains("Not urgent at all"));
     app.signal("TERM");
     assert!(app.wait_exit(Duration::from_secs(10)).await.success());
-    s.emu.shutdown().await;
+    s.0.emu.shutdown().await;
 }
 
 #[tokio::test]
@@ -382,7 +378,7 @@ async fn rules_export_import_and_test_from_the_cli_drive_the_app() {
     assert_eq!(decision["rule"], "Bots are urgent");
     assert_eq!(decision["tier"], "urgent");
     assert_eq!(decision["default"], "normal");
-    s.emu.shutdown().await;
+    s.0.emu.shutdown().await;
 }
 
 #[test]

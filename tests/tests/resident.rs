@@ -4,50 +4,37 @@
 //! No display: the resident runs headless (the same code path as in the tray).
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use tocsin_control::{Client, Request, Role};
 use tocsin_e2e::app::{self, AppProcess};
 use tocsin_e2e::wait_for;
-use tocsin_emulator::{Emulator, EmulatorConfig};
+use tocsin_e2e::desk::OneAccount;
 use tocsin_engine::ErrorCode;
 
 const KEY: &str = "dm_live_resident_5120";
 
-struct Setup {
-    emu: Emulator,
-    dir: tempfile::TempDir,
-}
+struct Setup(OneAccount);
 
 async fn setup() -> Setup {
-    let config = EmulatorConfig { keys: vec![KEY.into()], ..EmulatorConfig::default() };
-    let emu = Emulator::bind(([127, 0, 0, 1], 0).into(), config).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("config")).unwrap();
-    std::fs::write(
-        dir.path().join("config/config.toml"),
-        format!("[[accounts]]\nname = \"ops\"\nprovider = \"daimon\"\nurl = \"{}\"\ninboxes = [\"inbox_ops\"]\n", emu.daimon_url()),
-    )
-    .unwrap();
-    Setup { emu, dir }
+    Setup(OneAccount::start(KEY, "inboxes = [\"inbox_ops\"]\n").await)
+}
+
+impl std::ops::Deref for Setup {
+    type Target = OneAccount;
+    fn deref(&self) -> &OneAccount {
+        &self.0
+    }
 }
 
 impl Setup {
-    fn path(&self, p: &str) -> String {
-        self.dir.path().join(p).display().to_string()
-    }
-
     fn env(&self) -> Vec<(String, String)> {
-        vec![
-            ("TOCSIN_KEY_OPS".into(), KEY.into()),
-            ("TOCSIN_CONFIG_DIR".into(), self.path("config")),
-            ("TOCSIN_DATA_DIR".into(), self.path("data")),
-            ("TOCSIN_RUNTIME_DIR".into(), self.path("run")),
-            ("DBUS_SESSION_BUS_ADDRESS".into(), "unix:path=/nonexistent/tocsin-test-bus".into()),
-            ("DISPLAY".into(), String::new()),
-        ]
+        let mut env = self.0.env();
+        env.push(("DBUS_SESSION_BUS_ADDRESS".into(), "unix:path=/nonexistent/tocsin-test-bus".into()));
+        env.push(("DISPLAY".into(), String::new()));
+        env
     }
 
     fn spawn(&self) -> AppProcess {
@@ -61,10 +48,6 @@ impl Setup {
         let env = self.env();
         let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         app::run(args, &refs)
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.path().join("run/control.sock")
     }
 
     async fn running(&self, app: &mut AppProcess) {
@@ -145,6 +128,23 @@ async fn the_live_cli_acts_on_the_running_tocsin_at_once() {
     std::fs::write(&rules, "[[rules]]\nname = \"Bad\"\nwhen = { subject_regex = \"(open\" }\nthen = { tier = \"urgent\" }\n").unwrap();
     let (status, _, err) = s.cli(&["rules", "import", rules.to_str().unwrap()]);
     assert!(!status.success() && err.contains("subject_regex"), "{err}");
+
+    // An account added from the CLI is used at once (the resident restarts on the file).
+    let url = s.emu.daimon_url();
+    let (status, out, err) = s.cli(&["account", "add", "ops2", "--provider", "daimon", "--url", url.as_str()]);
+    assert!(status.success(), "{err}");
+    assert!(out.contains("the running Tocsin uses it now"), "{out}");
+    let (_, out, _) = s.cli(&["status", "--json"]);
+    let accounts: Vec<String> = serde_json::from_str::<Value>(&out).unwrap()["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["account"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(accounts, ["ops", "ops2"]);
+    let (status, out, err) = s.cli(&["account", "remove", "ops2", "--keep-key"]);
+    assert!(status.success(), "{err}");
+    assert!(out.contains("the running Tocsin uses it now"), "{out}");
 
     // Reconnect drops and reopens the connection.
     let before = s.emu.daimon().total_connections();

@@ -768,16 +768,47 @@ async fn idle(opts: &Opts) -> anyhow::Result<Value> {
     for ((name, pid), b) in procs.iter().zip(before) {
         let a = Sample::take(*pid);
         let (wakeups, cpu) = b.zip(a).map(|(b, a)| b.rates(&a)).unzip();
+        let mem = procfs::mem_kib(*pid);
         out.insert(
             (*name).into(),
             json!({"wakeups_per_s": wakeups, "cpu_percent": cpu, "threads": procfs::threads(*pid),
-                   "pss_kib": procfs::pss_kib(*pid), "rss_kib": procfs::rss_kib(*pid)}),
+                   "pss_kib": mem.map(|m| m.pss), "rss_kib": mem.map(|m| m.rss), "uss_kib": mem.map(|m| m.uss)}),
         );
     }
     // The five-account app's connection states, as it logged them.
     out.insert("tocsin_5_accounts_log_tail".into(), json!(t5.app.log_tail(15)));
-    eprintln!("{}", serde_json::to_string_pretty(&out)?);
+    // Memory of each Tocsin with no other Tocsin running: two at once share the
+    // binary's and the libraries' pages, and PSS splits those between them. The
+    // figures above (`*_concurrent`) are kept for comparison with older runs.
+    for name in ["tocsin_1_account", "tocsin_5_accounts"] {
+        for k in ["pss_kib", "rss_kib", "uss_kib"] {
+            let v = out[name][k].clone();
+            out[name][format!("{k}_concurrent")] = v;
+        }
+    }
+    let t1_pid = t1.app.pid();
+    let d5 = t5.stop().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let alone = |pid: u32, v: &mut Value| {
+        let m = procfs::mem_kib(pid);
+        v["pss_kib"] = json!(m.map(|m| m.pss));
+        v["rss_kib"] = json!(m.map(|m| m.rss));
+        v["uss_kib"] = json!(m.map(|m| m.uss));
+        v["pss_anon_kib"] = json!(m.map(|m| m.pss_anon));
+        v["pss_file_kib"] = json!(m.map(|m| m.pss_file));
+    };
+    alone(t1_pid, &mut out["tocsin_1_account"]);
     t1.stop().await;
+    // The five-account app again, alone, on its history, after the same settle.
+    let before = subscribes(&hub);
+    let t5 = Tocsin::spawn(opts, d5, &bus, &[]);
+    wait_subscribes(&hub, before + 1, Duration::from_secs(30)).await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    alone(t5.app.pid(), &mut out["tocsin_5_accounts"]);
+    out.insert("memory_alone".into(), json!(
+        "pss/rss/uss_kib of the Tocsin processes read with no other Tocsin running: 1 account at the end of the idle window \
+         once the 5-account app was stopped (2 s later); 5 accounts restarted on its history, 5 s after it subscribed again"));
+    eprintln!("{}", serde_json::to_string_pretty(&out)?);
     t5.stop().await;
     f.stop().await;
     p.stop().await;
@@ -786,117 +817,618 @@ async fn idle(opts: &Opts) -> anyhow::Result<Value> {
 }
 
 // ---------------------------------------------------------------------------------
-// Part: GUI memory (PSS of the app and its WebKit processes)
+// Part: the GUI: the resident in the tray, the window process, click → list
 
-async fn pss_settled(pid: u32, settle: Duration) -> (u64, Vec<(u32, String, u64)>) {
+/// KiB → MB (MiB, as every memory figure here).
+fn mb(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn mem_json(m: &procfs::Mem) -> Value {
+    json!({"pss_kib": m.pss, "rss_kib": m.rss, "uss_kib": m.uss, "pss_anon_kib": m.pss_anon, "pss_file_kib": m.pss_file,
+           "anonymous_kib": m.anonymous, "swap_kib": m.swap, "pss_mb": mb(m.pss), "rss_mb": mb(m.rss), "uss_mb": mb(m.uss)})
+}
+
+/// A group of processes: their sum, and each one.
+fn group_json(total: &procfs::Mem, each: &[(u32, String, procfs::Mem)]) -> Value {
+    let mut v = mem_json(total);
+    v["processes"] = each
+        .iter()
+        .map(|(p, c, m)| {
+            let mut j = mem_json(m);
+            j["pid"] = json!(p);
+            j["comm"] = json!(c);
+            j
+        })
+        .collect();
+    v
+}
+
+/// Memory of `pid` and its descendants after `settle`: three readings 1 s apart,
+/// the last kept (a page being loaded or a timer firing shows in the first).
+async fn mem_settled(pid: u32, settle: Duration) -> (procfs::Mem, Vec<(u32, String, procfs::Mem)>) {
     tokio::time::sleep(settle).await;
-    // Three readings 1 s apart; keep the last (the page has loaded by then).
-    let mut last = procfs::tree_pss_kib(pid);
+    let mut last = procfs::tree_mem(pid);
     for _ in 0..2 {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        last = procfs::tree_pss_kib(pid);
+        last = procfs::tree_mem(pid);
     }
     last
+}
+
+/// Where a process's anonymous memory is: every anonymous mapping labelled
+/// (`procfs::label_mapping`: which thread's stack, a glibc arena, the heap, a
+/// mapping of its own), the 20 largest by RSS, and sums per kind; the threads by
+/// name; and the PSS per mapped file (`memory_profile`).
+fn anon_profile(pid: u32) -> Value {
+    let maps = procfs::mappings(pid);
+    let stacks = procfs::thread_stack_pointers(pid);
+    let mut anon: Vec<(String, &procfs::Mapping)> = maps
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.anonymous > 0 || (m.path.is_empty() && m.rss > 0))
+        .map(|(i, m)| (procfs::label_mapping(&maps, i, &stacks), m))
+        .collect();
+    anon.sort_by_key(|(_, m)| std::cmp::Reverse(m.rss));
+    let mut kinds: std::collections::BTreeMap<String, (u64, u64, usize)> = std::collections::BTreeMap::new();
+    for (label, m) in &anon {
+        let kind = if label.starts_with("thread stack") {
+            "thread stacks".to_owned()
+        } else if label.starts_with("[anon]") || label.starts_with("malloc arena") || label.starts_with('[') {
+            label.clone()
+        } else {
+            format!("{label} (anonymous pages of a file mapping: relocations, .data/.bss)")
+        };
+        let e = kinds.entry(kind).or_default();
+        e.0 += m.rss;
+        e.1 += m.anonymous;
+        e.2 += 1;
+    }
+    let mut threads: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in dir.flatten() {
+            let name = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default().trim().to_owned();
+            *threads.entry(name).or_default() += 1;
+        }
+    }
+    json!({
+        "rollup": procfs::mem_kib(pid).map(|m| mem_json(&m)),
+        "threads": threads,
+        "stack_pointers_read": stacks.len(),
+        "anonymous_by_kind": kinds.iter().map(|(k, (rss, a, n))| json!({"kind": k, "rss_kib": rss, "anonymous_kib": a, "mappings": n})).collect::<Vec<_>>(),
+        "largest_anonymous": anon.iter().take(20).map(|(label, m)| json!({
+            "start": format!("{:#x}", m.start), "perms": m.perms, "size_kib": m.size, "rss_kib": m.rss,
+            "anonymous_kib": m.anonymous, "pss_kib": m.pss, "private_kib": m.private, "what": label})).collect::<Vec<_>>(),
+        "pss_by_file": memory_profile(pid),
+    })
 }
 
 fn has_webkit(pid: u32) -> bool {
     procfs::tree(pid).iter().any(|p| procfs::comm(*p).is_some_and(|c| c.starts_with("WebKit")))
 }
 
-/// Sends WM_DELETE_WINDOW to every mapped top-level window of `pid`, as a window
-/// manager's close button does. Returns how many windows were asked to close.
-fn close_windows(pid: u32) -> anyhow::Result<usize> {
-    use x11rb::connection::Connection;
-    use x11rb::protocol::xproto::{AtomEnum, ClientMessageEvent, ConnectionExt, EventMask, MapState};
-    let (conn, screen) = x11rb::connect(None).context("connect to the X display")?;
-    let root = conn.setup().roots[screen].root;
-    let atom = |name: &[u8]| -> anyhow::Result<u32> { Ok(conn.intern_atom(false, name)?.reply()?.atom) };
-    let (net_wm_pid, wm_protocols, wm_delete) = (atom(b"_NET_WM_PID")?, atom(b"WM_PROTOCOLS")?, atom(b"WM_DELETE_WINDOW")?);
-    let mut closed = 0;
-    for w in conn.query_tree(root)?.reply()?.children {
-        let prop = conn.get_property(false, w, net_wm_pid, AtomEnum::CARDINAL, 0, 1)?.reply()?;
-        if prop.value32().and_then(|mut v| v.next()) != Some(pid) {
-            continue;
-        }
-        if conn.get_window_attributes(w)?.reply()?.map_state != MapState::VIEWABLE {
-            continue;
-        }
-        let protocols = conn.get_property(false, w, wm_protocols, AtomEnum::ATOM, 0, 32)?.reply()?;
-        if !protocols.value32().is_some_and(|mut v| v.any(|a| a == wm_delete)) {
-            continue;
-        }
-        let event = ClientMessageEvent::new(32, w, wm_protocols, [wm_delete, 0, 0, 0, 0]);
-        conn.send_event(false, w, EventMask::NO_EVENT, event)?;
-        closed += 1;
-    }
-    conn.flush()?;
-    Ok(closed)
+/// Whether `pid` is a live (not zombie) process named `comm`.
+fn alive(pid: u32, comm: &str) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next()).unwrap_or("");
+    state != "Z" && procfs::comm(pid).is_some_and(|c| c == comm)
 }
 
-fn pss_json(total: u64, each: &[(u32, String, u64)]) -> Value {
-    json!({"pss_kib": total, "pss_mb": total as f64 / 1024.0,
-           "processes": each.iter().map(|(p, c, k)| json!({"pid": p, "comm": c, "pss_kib": k,
-               "pss_anon_kib": procfs::rollup_kib(*p, "Pss_Anon:"), "pss_file_kib": procfs::rollup_kib(*p, "Pss_File:")})).collect::<Vec<_>>()})
+/// Seconds since boot (CLOCK_BOOTTIME, the clock of `/proc/PID/stat`'s start time).
+fn boottime_s() -> f64 {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME).expect("CLOCK_BOOTTIME");
+    t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9
+}
+
+/// When `pid` started, in seconds since boot (clock-tick resolution: 10 ms).
+fn process_start_s(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    // Field 22 of stat (starttime) is index 19 after the command.
+    let ticks: u64 = rest.split_whitespace().nth(19)?.parse().ok()?;
+    Some(ticks as f64 / procfs::USER_HZ)
+}
+
+/// Wall-clock milliseconds since the epoch (what `performance.timeOrigin` counts in).
+fn epoch_ms() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0)
+}
+
+/// The X display, to find a process's top-level windows by `_NET_WM_PID` and close
+/// them the way a window manager's close button does (`WM_DELETE_WINDOW`).
+struct XDisplay {
+    conn: x11rb::rust_connection::RustConnection,
+    root: u32,
+    net_wm_pid: u32,
+    wm_protocols: u32,
+    wm_delete: u32,
+}
+
+impl XDisplay {
+    fn connect() -> anyhow::Result<XDisplay> {
+        use x11rb::connection::Connection;
+        use x11rb::protocol::xproto::ConnectionExt;
+        let (conn, screen) = x11rb::connect(None).context("connect to the X display")?;
+        let root = conn.setup().roots[screen].root;
+        let atom = |name: &[u8]| -> anyhow::Result<u32> { Ok(conn.intern_atom(false, name)?.reply()?.atom) };
+        let (net_wm_pid, wm_protocols, wm_delete) = (atom(b"_NET_WM_PID")?, atom(b"WM_PROTOCOLS")?, atom(b"WM_DELETE_WINDOW")?);
+        Ok(XDisplay { conn, root, net_wm_pid, wm_protocols, wm_delete })
+    }
+
+    /// `pid`'s top-level windows that are mapped (viewable).
+    fn viewable_windows(&self, pid: u32) -> anyhow::Result<Vec<u32>> {
+        use x11rb::protocol::xproto::{AtomEnum, ConnectionExt, MapState};
+        let mut out = Vec::new();
+        for w in self.conn.query_tree(self.root)?.reply()?.children {
+            let prop = self.conn.get_property(false, w, self.net_wm_pid, AtomEnum::CARDINAL, 0, 1)?.reply()?;
+            if prop.value32().and_then(|mut v| v.next()) != Some(pid) {
+                continue;
+            }
+            if self.conn.get_window_attributes(w)?.reply()?.map_state == MapState::VIEWABLE {
+                out.push(w);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sends WM_DELETE_WINDOW to every mapped top-level window of `pid` that takes
+    /// it. Returns how many windows were asked to close.
+    fn close_windows(&self, pid: u32) -> anyhow::Result<usize> {
+        use x11rb::connection::Connection;
+        use x11rb::protocol::xproto::{AtomEnum, ClientMessageEvent, ConnectionExt, EventMask};
+        let mut closed = 0;
+        for w in self.viewable_windows(pid)? {
+            let protocols = self.conn.get_property(false, w, self.wm_protocols, AtomEnum::ATOM, 0, 32)?.reply()?;
+            if !protocols.value32().is_some_and(|mut v| v.any(|a| a == self.wm_delete)) {
+                continue;
+            }
+            let event = ClientMessageEvent::new(32, w, self.wm_protocols, [self.wm_delete, 0, 0, 0, 0]);
+            self.conn.send_event(false, w, EventMask::NO_EVENT, event)?;
+            closed += 1;
+        }
+        self.conn.flush()?;
+        Ok(closed)
+    }
+}
+
+/// `tocsin ARGS` (the resident) with a config, data and control-socket directory
+/// of its own, on the harness's session bus, under the harness's X display.
+struct GuiResident {
+    app: AppProcess,
+    env: Vec<(String, String)>,
+    runtime: PathBuf,
+    data: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl GuiResident {
+    fn spawn(opts: &Opts, bus: &PrivateBus, args: &[&str], dir: Option<tempfile::TempDir>, extra: &[(&str, &str)]) -> anyhow::Result<GuiResident> {
+        let dir = match dir {
+            Some(d) => d,
+            None => tempfile::Builder::new().prefix("tocsin-bench-gui-").tempdir()?,
+        };
+        let p = |s: &str| dir.path().join(s);
+        let (config, data, runtime) = (p("config"), p("data"), p("run"));
+        let mut env: Vec<(String, String)> = vec![
+            ("DBUS_SESSION_BUS_ADDRESS".into(), bus.address().to_owned()),
+            ("TOCSIN_CONFIG_DIR".into(), config.display().to_string()),
+            ("TOCSIN_DATA_DIR".into(), data.display().to_string()),
+            ("TOCSIN_RUNTIME_DIR".into(), runtime.display().to_string()),
+        ];
+        for account in ["BENCH", "MAIL", "PRISM", "CHAT", "TOPICS"] {
+            env.push((format!("TOCSIN_KEY_{account}"), KEY.into()));
+        }
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let app = AppProcess::spawn_binary(&opts.bin, args, &refs);
+        Ok(GuiResident { app, env, runtime, data, _dir: dir })
+    }
+
+    fn env(&self) -> Vec<(&str, &str)> {
+        self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+
+    fn pid(&self) -> u32 {
+        self.app.pid()
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.runtime.join(tocsin_control::path::SOCKET_NAME)
+    }
+
+    async fn wait_log(&mut self, needle: &str, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        while !self.app.log().contains(needle) {
+            if !self.app.running() {
+                bail!("tocsin exited before logging {needle:?}; log:\n{}", self.app.log_tail(40));
+            }
+            if Instant::now() > deadline {
+                bail!("tocsin did not log {needle:?} within {timeout:?}; log:\n{}", self.app.log_tail(40));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(())
+    }
+
+    /// The pids of the windows it started, from its log ("started the history window pid=N").
+    fn started_windows(&self) -> Vec<u32> {
+        self.app
+            .log()
+            .lines()
+            .filter(|l| l.contains("started the history window"))
+            .filter_map(|l| l.split("pid=").nth(1)?.split_whitespace().next()?.parse().ok())
+            .collect()
+    }
+
+    fn windows_connected(&self) -> usize {
+        self.app.log().matches("the history window connected").count()
+    }
+
+    /// Rows in the history (read-only), to know the window has something to list.
+    async fn history_rows(&self) -> i64 {
+        let Ok(db) = open_db(&self.data.join("history.db")).await else { return 0 };
+        let n = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events").fetch_one(&db).await.unwrap_or(0);
+        db.close().await;
+        n
+    }
+
+    async fn stop(mut self) {
+        let _ = self.app.stop("TERM", Duration::from_secs(20)).await;
+    }
+}
+
+/// `Request::OpenWindow` on a new control connection, as `tocsin open` sends it.
+async fn open_window(socket: &Path) -> anyhow::Result<()> {
+    let (client, _) = tocsin_control::Client::connect(socket, tocsin_control::Role::Cli).await.map_err(|e| anyhow::anyhow!("connect: {e}"))?;
+    client.call::<()>(tocsin_control::Request::OpenWindow { event: None }).await.map_err(|e| anyhow::anyhow!("open_window: {e}"))?;
+    Ok(())
+}
+
+/// The window the resident started last, once its WebKit processes run: its pid.
+async fn wait_new_window(r: &GuiResident, before: usize, timeout: Duration) -> anyhow::Result<u32> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(pid) = r.started_windows().get(before).copied() {
+            if has_webkit(pid) {
+                return Ok(pid);
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("no window with WebKit processes within {timeout:?}; log:\n{}", r.app.log_tail(40));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Closes `window`'s X windows and waits until it and its WebKit processes are gone.
+/// Returns (windows asked to close, everything gone, seconds it took).
+async fn close_and_wait(x: &XDisplay, window: u32, timeout: Duration) -> anyhow::Result<(usize, bool, f64)> {
+    let webkit: Vec<(u32, String)> = procfs::tree(window)
+        .into_iter()
+        .skip(1)
+        .filter_map(|p| procfs::comm(p).filter(|c| c.starts_with("WebKit")).map(|c| (p, c)))
+        .collect();
+    let asked = x.close_windows(window)?;
+    let started = Instant::now();
+    let gone = || !alive(window, "tocsin-window") && webkit.iter().all(|(p, c)| !alive(*p, c));
+    while !gone() && started.elapsed() < timeout {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok((asked, gone(), started.elapsed().as_secs_f64()))
+}
+
+/// Pids of `tocsin-window` processes whose environment names `runtime` (the
+/// windows WebKitWebDriver launched for this resident).
+fn windows_for(runtime: &Path) -> Vec<u32> {
+    let needle = format!("TOCSIN_RUNTIME_DIR={}", runtime.display());
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            alive(*pid, "tocsin-window") && env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes())
+        })
+        .collect()
+}
+
+/// Installed by the first probe: a MutationObserver that notes (in the page's own
+/// clock, epoch ms) when the first event row enters the DOM, and the next two
+/// animation frames after it (the second runs once the frame with the rows is
+/// drawn). Returns what it knows so far.
+const PAINT_PROBE: &str = r#"
+const sel = '[data-testid=event-row]';
+const now = () => performance.timeOrigin + performance.now();
+if (!window.__tocsinBench) {
+  const b = window.__tocsinBench = {installed: now(), rows: null, frame1: null, frame2: null, preexisting: false};
+  const mark = () => {
+    if (b.rows === null && document.querySelector(sel)) {
+      b.rows = now();
+      requestAnimationFrame(() => { b.frame1 = now(); requestAnimationFrame(() => { b.frame2 = now(); }); });
+    }
+  };
+  mark();
+  b.preexisting = b.rows !== null;
+  if (b.rows === null) new MutationObserver(mark).observe(document, {childList: true, subtree: true});
+}
+const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+const b = window.__tocsinBench;
+return {n: document.querySelectorAll(sel).length, installed: b.installed, rows: b.rows, frame1: b.frame1, frame2: b.frame2,
+        preexisting: b.preexisting, origin: performance.timeOrigin, fcp: fcp ? fcp.startTime : null, url: location.href, now: now()};
+"#;
+
+/// One WebDriver launch of the window: times (ms) from just before the session
+/// request to each step.
+async fn driven_open(driver: &tocsin_e2e::WebDriver, window_bin: &Path, env: &[(String, String)], runtime: &Path) -> anyhow::Result<Value> {
+    let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (t0_wall, t0_boot, t0) = (epoch_ms(), boottime_s(), Instant::now());
+    let session = driver.new_session_with_env(window_bin, &[], &refs).await;
+    let session_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let window = windows_for(runtime).first().copied();
+    let process_start_ms = window.and_then(process_start_s).map(|s| (s - t0_boot) * 1e3);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut probe = Value::Null;
+    let mut probes = 0;
+    let mut first_probe_ms = None;
+    while Instant::now() < deadline {
+        match session.command("POST", "/execute/sync", Some(json!({"script": PAINT_PROBE, "args": []}))).await {
+            Ok(v) => {
+                first_probe_ms.get_or_insert(t0.elapsed().as_secs_f64() * 1e3);
+                probes += 1;
+                let done = v["frame2"].is_number();
+                probe = v;
+                if done {
+                    break;
+                }
+            }
+            Err(e) => probe = json!({"error": e.to_string()}),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let seen_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let rel = |k: &str| probe[k].as_f64().map(|t| t - t0_wall);
+    let out = json!({
+        "session_ms": session_ms,
+        "process_start_ms": process_start_ms,
+        "page_origin_ms": rel("origin"),
+        "first_contentful_paint_ms": probe["fcp"].as_f64().zip(probe["origin"].as_f64()).map(|(f, o)| o + f - t0_wall),
+        "first_probe_answered_ms": first_probe_ms,
+        "probe_installed_ms": rel("installed"),
+        "rows_in_dom_ms": rel("rows"),
+        "rows_frame_ms": rel("frame1"),
+        "rows_painted_ms": rel("frame2"),
+        "rows_were_there_at_first_probe": probe["preexisting"],
+        "rows": probe["n"],
+        "probes": probes,
+        "harness_saw_it_ms": seen_ms,
+        "window_pid": window,
+        "last_probe": probe,
+    });
+    session.close().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !windows_for(runtime).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::ensure!(windows_for(runtime).is_empty(), "the driven window did not exit within 20 s");
+    Ok(out)
+}
+
+/// One open through the resident's real path: `Request::OpenWindow` on a new
+/// control connection → the resident starts `tocsin-window` (its log) → the
+/// window's X window is mapped → the window connects back. Then closes it.
+async fn real_open(r: &GuiResident, x: &XDisplay) -> anyhow::Result<Value> {
+    let before = r.started_windows().len();
+    let connected_before = r.windows_connected();
+    let t0 = Instant::now();
+    open_window(&r.socket()).await?;
+    let replied_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let (mut started_ms, mut mapped_ms, mut connected_ms, mut pid) = (None, None, None, None);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (mapped_ms.is_none() || connected_ms.is_none()) && Instant::now() < deadline {
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
+        if pid.is_none() {
+            pid = r.started_windows().get(before).copied();
+            if pid.is_some() {
+                started_ms = Some(ms);
+            }
+        }
+        if let (Some(p), None) = (pid, mapped_ms) {
+            if !x.viewable_windows(p)?.is_empty() {
+                mapped_ms = Some(ms);
+            }
+        }
+        if connected_ms.is_none() && r.windows_connected() > connected_before {
+            connected_ms = Some(ms);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let pid = pid.context("the resident did not start a window")?;
+    // Let the page load before closing, as a user would look at it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (asked, gone, close_s) = close_and_wait(x, pid, Duration::from_secs(20)).await?;
+    Ok(json!({"replied_ms": replied_ms, "started_logged_ms": started_ms, "mapped_ms": mapped_ms, "connected_logged_ms": connected_ms,
+              "window_pid": pid, "asked_to_close": asked, "gone": gone, "close_seconds": close_s}))
+}
+
+fn collect(runs: &[Value], key: &str) -> tocsin_bench::Stats {
+    let mut v: Vec<f64> = runs.iter().filter_map(|r| r[key].as_f64()).collect();
+    stats(&mut v)
 }
 
 async fn gui(opts: &Opts) -> anyhow::Result<Value> {
     if !tocsin_e2e::display_available() {
         bail!("not measured: no X display (run under scripts/bench.sh, which provides Xvfb)");
     }
+    let window_bin = opts.bin.with_file_name("tocsin-window");
+    anyhow::ensure!(window_bin.exists(), "{} is missing: cargo build --release -p tocsin-window", window_bin.display());
+    let runs = if opts.quick { 5 } else { 15 };
     let bus = PrivateBus::start();
     let _recorder = LatencyRecorder::start(bus.address()).await?;
-    let _tray = tocsin_e2e::StatusNotifierWatcher::start(&bus).await;
+    let tray = tocsin_e2e::StatusNotifierWatcher::start(&bus).await;
+    let x = XDisplay::connect()?;
     let mut out = serde_json::Map::new();
     out.insert("what".into(), json!(
-        "tocsin --demo (all five providers against the in-app emulator, an event every 4 s) under Xvfb; \
-         PSS summed over the app and its descendants (WebKitWebProcess, WebKitNetworkProcess) from /proc/PID/smaps_rollup"));
+        "the resident `tocsin --demo --minimized` (all five providers against the in-process emulator, an event every 4 s, \
+         a StatusNotifierWatcher on the private bus) under Xvfb, no other Tocsin process running; memory from \
+         /proc/PID/smaps_rollup per process (PSS, RSS, USS = Private_Clean + Private_Dirty), summed over the resident and \
+         its descendants (tocsin-window and its WebKitWebProcess, WebKitNetworkProcess). Readings: the last of three 1 s \
+         apart after a settle"));
+    out.insert("runs".into(), json!(runs));
 
-    // 1. Started in the tray: the window never opened.
+    // 1. The resident alone, in the tray; 3. the window opened through the control
+    // socket (as `tocsin open`); 2. the resident after that window closed; then the
+    // real open path timed, and the resident again after those opens.
     {
-        let dir = tempfile::Builder::new().prefix("tocsin-bench-gui-").tempdir()?;
-        let (cfg, data) = (dir.path().join("config").display().to_string(), dir.path().join("data").display().to_string());
-        let mut app = AppProcess::spawn_binary(
-            &opts.bin,
-            &["--demo", "--minimized"],
-            &[("DBUS_SESSION_BUS_ADDRESS", bus.address()), ("TOCSIN_CONFIG_DIR", &cfg), ("TOCSIN_DATA_DIR", &data)],
+        let mut r = GuiResident::spawn(opts, &bus, &["--demo", "--minimized"], None, &[])?;
+        r.wait_log("tocsin running", Duration::from_secs(60)).await?;
+        let pid = r.pid();
+        let (total, each) = mem_settled(pid, Duration::from_secs(8)).await;
+        let mut v = group_json(&total, &each);
+        v["tray_items"] = json!(tray.items().len());
+        v["profile"] = anon_profile(pid);
+        out.insert("tray_only".into(), v);
+        let tray_pss = total.pss;
+
+        let before = r.started_windows().len();
+        open_window(&r.socket()).await?;
+        let window = wait_new_window(&r, before, Duration::from_secs(30)).await?;
+        r.wait_log("the history window connected", Duration::from_secs(30)).await?;
+        let (total, each) = mem_settled(pid, Duration::from_secs(10)).await;
+        let mut v = group_json(&total, &each);
+        v["window_profile"] = memory_profile(window);
+        out.insert("window_open".into(), v);
+
+        let (asked, gone, secs) = close_and_wait(&x, window, Duration::from_secs(20)).await?;
+        let (total, each) = mem_settled(pid, Duration::from_secs(5)).await;
+        let mut v = group_json(&total, &each);
+        v["windows_asked_to_close"] = json!(asked);
+        v["window_and_webkit_gone"] = json!(gone);
+        v["seconds_to_exit"] = json!(secs);
+        v["resident_running"] = json!(r.app.running());
+        v["pss_minus_tray_only_kib"] = json!(total.pss as i64 - tray_pss as i64);
+        v["profile"] = anon_profile(pid);
+        out.insert("window_closed".into(), v);
+
+        let mut real = Vec::new();
+        for i in 0..runs {
+            match real_open(&r, &x).await {
+                Ok(v) => {
+                    eprintln!("open {i} (real path): {v}");
+                    real.push(v);
+                }
+                Err(e) => {
+                    eprintln!("open {i} (real path) failed: {e:#}");
+                    real.push(json!({"error": format!("{e:#}")}));
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        out.insert(
+            "open_real_path".into(),
+            json!({"what": "Request::OpenWindow on a new control connection (connect + hello + call, as `tocsin open`) → the \
+                    resident logged 'started the history window' → an X window with _NET_WM_PID = that pid is viewable → the \
+                    resident logged 'the history window connected'; polled every 5 ms; ms from just before the connect. \
+                    Each window is closed (WM_DELETE_WINDOW) 1.5 s after it connected",
+                   "replied_ms": collect(&real, "replied_ms"), "started_ms": collect(&real, "started_logged_ms"),
+                   "mapped_ms": collect(&real, "mapped_ms"), "connected_ms": collect(&real, "connected_logged_ms"), "runs": real}),
         );
-        let (total, each) = pss_settled(app.pid(), Duration::from_secs(8)).await;
-        let mut tray = pss_json(total, &each);
-        tray["app_profile"] = memory_profile(app.pid());
-        out.insert("tray_only".into(), tray);
-        let _ = app.stop("TERM", Duration::from_secs(20)).await;
+        let (total, each) = mem_settled(pid, Duration::from_secs(5)).await;
+        let mut v = group_json(&total, &each);
+        v["opens_so_far"] = json!(r.started_windows().len());
+        v["pss_minus_tray_only_kib"] = json!(total.pss as i64 - tray_pss as i64);
+        out.insert("after_repeated_opens".into(), v);
+        r.stop().await;
     }
 
-    // 2. Window open, then closed.
-    let dir = tempfile::Builder::new().prefix("tocsin-bench-gui-").tempdir()?;
-    let (cfg, data) = (dir.path().join("config").display().to_string(), dir.path().join("data").display().to_string());
-    let mut app = AppProcess::spawn_binary(
-        &opts.bin,
-        &["--demo"],
-        &[("DBUS_SESSION_BUS_ADDRESS", bus.address()), ("TOCSIN_CONFIG_DIR", &cfg), ("TOCSIN_DATA_DIR", &data)],
-    );
-    let pid = app.pid();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !has_webkit(pid) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    // Experiments on the resident alone in the tray: glibc's arenas capped, and the
+    // same five accounts against an emulator in the harness instead of the demo's
+    // in-process one (what the demo itself costs).
+    {
+        let emu = emulator().await?;
+        let mut experiments = serde_json::Map::new();
+        for (name, demo, env) in [
+            ("demo_malloc_arena_max_2", true, vec![("MALLOC_ARENA_MAX", "2")]),
+            ("five_accounts_no_demo", false, vec![]),
+            ("five_accounts_no_demo_malloc_arena_max_2", false, vec![("MALLOC_ARENA_MAX", "2")]),
+        ] {
+            let (args, dir): (&[&str], _) = if demo {
+                (&["--demo", "--minimized"], None)
+            } else {
+                (&["--minimized"], Some(Tocsin::prepare(opts, &emu, true, None, false)?))
+            };
+            let mut r = GuiResident::spawn(opts, &bus, args, dir, &env)?;
+            r.wait_log("tocsin running", Duration::from_secs(60)).await?;
+            let (total, each) = mem_settled(r.pid(), Duration::from_secs(8)).await;
+            let mut v = group_json(&total, &each);
+            v["env"] = json!(env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>());
+            v["profile"] = anon_profile(r.pid());
+            eprintln!("{name}: PSS {:.1} MB, RSS {:.1} MB, USS {:.1} MB", mb(total.pss), mb(total.rss), mb(total.uss));
+            experiments.insert(name.into(), v);
+            r.stop().await;
+        }
+        emu.shutdown().await;
+        out.insert("experiments".into(), Value::Object(experiments));
     }
-    anyhow::ensure!(has_webkit(pid), "no WebKit process appeared within 30 s; log:\n{}", app.log_tail(40));
-    let (total, each) = pss_settled(pid, Duration::from_secs(10)).await;
-    out.insert("window_open".into(), pss_json(total, &each));
-    let asked = close_windows(pid)?;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while has_webkit(pid) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // 4. Open → first event row painted, through WebKitWebDriver (it launches
+    // tocsin-window itself; the resident is the same as a user's).
+    {
+        let mut r = GuiResident::spawn(opts, &bus, &["--demo", "--minimized"], None, &[])?;
+        r.wait_log("tocsin running", Duration::from_secs(60)).await?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while r.history_rows().await < 3 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let history_rows = r.history_rows().await;
+        let env = r.env.clone();
+        let (runtime, bin) = (r.runtime.clone(), window_bin.clone());
+        // The WebDriver client panics on failure (it is the tests' client): run it in
+        // a task so a failure is this result's error, not the harness's end.
+        let task = tokio::spawn(async move {
+            let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let driver = tocsin_e2e::WebDriver::start(&refs).await;
+            let mut all = Vec::new();
+            for i in 0..runs + 1 {
+                let v = match driven_open(&driver, &bin, &env, &runtime).await {
+                    Ok(v) => v,
+                    Err(e) => json!({"error": format!("{e:#}")}),
+                };
+                eprintln!("open {i} (WebDriver): {v}");
+                let failed = v.get("error").is_some();
+                all.push(v);
+                if failed {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            all
+        });
+        let driven = task.await.map_err(|e| anyhow::anyhow!("the WebDriver runs panicked: {e}"));
+        r.stop().await;
+        let mut driven = driven?;
+        // The first launch of WebKitWebDriver's first session is kept apart.
+        let first = if driven.is_empty() { Value::Null } else { driven.remove(0) };
+        out.insert(
+            "open_to_rows".into(),
+            json!({"what": "WebKitWebDriver launches tocsin-window (a new session; the resident `tocsin --demo --minimized` \
+                    already running with the history holding rows); ms from just before POST /session to: the session \
+                    answered, the window process started (/proc start time, 10 ms resolution), the page's time origin, \
+                    first contentful paint, the first [data-testid=event-row] in the DOM (a MutationObserver installed by \
+                    the first script the driver runs) and the second animation frame after it (the frame with the rows \
+                    drawn): rows_painted_ms, the figure. Page times are the page's performance.timeOrigin + now() against \
+                    the harness's wall clock. One launch first, not counted",
+                   "history_rows_at_start": history_rows,
+                   "session_ms": collect(&driven, "session_ms"),
+                   "process_start_ms": collect(&driven, "process_start_ms"),
+                   "page_origin_ms": collect(&driven, "page_origin_ms"),
+                   "first_contentful_paint_ms": collect(&driven, "first_contentful_paint_ms"),
+                   "rows_in_dom_ms": collect(&driven, "rows_in_dom_ms"),
+                   "rows_painted_ms": collect(&driven, "rows_painted_ms"),
+                   "harness_saw_it_ms": collect(&driven, "harness_saw_it_ms"),
+                   "rows_already_there_at_first_probe": driven.iter().filter(|v| v["rows_were_there_at_first_probe"] == true).count(),
+                   "first_launch": first,
+                   "runs": driven}),
+        );
     }
-    let webkit_left = has_webkit(pid);
-    let (total, each) = pss_settled(pid, Duration::from_secs(5)).await;
-    let mut closed = pss_json(total, &each);
-    closed["windows_asked_to_close"] = json!(asked);
-    closed["webkit_still_running"] = json!(webkit_left);
-    closed["app_running"] = json!(app.running());
-    closed["app_profile"] = memory_profile(pid);
-    out.insert("window_closed".into(), closed);
     eprintln!("{}", serde_json::to_string_pretty(&out)?);
-    let _ = app.stop("TERM", Duration::from_secs(20)).await;
     Ok(Value::Object(out))
 }

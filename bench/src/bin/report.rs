@@ -286,7 +286,7 @@ fn main() {
     let mb = |v: &Value| f(v).map(|k| k / 1024.0);
     let (a, a5, b, c) = (mb(&t1["pss_kib"]), mb(&t5["pss_kib"]), mb(&fl["pss_kib"]), mb(&py["pss_kib"]));
     md.push_str(&format!(
-        "| headless PSS when idle (MB): 1 account (5 accounts) | {} ({}) | {} | {} | {} | {} | | |\n",
+        "| headless PSS when idle, one Tocsin alone (MB): 1 account (5 accounts) | {} ({}) | {} | {} | {} | {} | | |\n",
         num(a, 1),
         num(a5, 1),
         num(b, 1),
@@ -294,34 +294,101 @@ fn main() {
         ratio(a, b),
         ratio(a, c)
     ));
+    let ru = |v: &Value| format!("{} / {}", num(mb(&v["rss_kib"]), 1), num(mb(&v["uss_kib"]), 1));
+    md.push_str(&format!(
+        "| &nbsp;&nbsp;RSS / USS when idle (MB): 1 account; 5 accounts | {}; {} | {} | {} | | | | |\n",
+        ru(t1),
+        ru(t5),
+        ru(fl),
+        ru(py)
+    ));
     if let Some(e) = gui["error"].as_str() {
-        md.push_str(&format!("| GUI PSS | {e} | | | | | ≤ 250 / ≤ 60 MB | not measured |\n"));
+        md.push_str(&format!("| GUI | {e} | | | | | ≤ 30 / ≤ 250 MB, ≤ 500 ms | not measured |\n"));
     } else {
-        let (o, cl, tr) = (f(&gui["window_open"]["pss_mb"]), f(&gui["window_closed"]["pss_mb"]), f(&gui["tray_only"]["pss_mb"]));
+        let (tr, cl, op, rep) = (&gui["tray_only"], &gui["window_closed"], &gui["window_open"], &gui["after_repeated_opens"]);
+        let pss = |v: &Value| f(&v["pss_mb"]);
+        let rss_uss = |v: &Value| format!("{} / {}", num(f(&v["rss_mb"]), 1), num(f(&v["uss_mb"]), 1));
+        let nproc = |v: &Value| v["processes"].as_array().map(|a| a.len()).unwrap_or(0);
         md.push_str(&format!(
-            "| GUI PSS, window open, app + WebKit (MB) | {} | | | {} | {} | ≤ 250 MB | {} |\n",
-            num(o, 1),
-            ratio(o, b),
-            ratio(o, c),
-            verdict(o, 250.0, true)
+            "| GUI: the resident alone in the tray (`tocsin --demo --minimized`), PSS (MB) | {} | | | {} | {} | ≤ 30 MB | {} |\n",
+            num(pss(tr), 1),
+            ratio(pss(tr), b),
+            ratio(pss(tr), c),
+            verdict(pss(tr), 30.0, true)
         ));
         md.push_str(&format!(
-            "| GUI PSS, after the window is closed (MB) | {} | | | {} | {} | ≤ 60 MB | {} |\n",
-            num(cl, 1),
-            ratio(cl, b),
-            ratio(cl, c),
-            verdict(cl, 60.0, true)
+            "| &nbsp;&nbsp;RSS / USS (MB); processes | {}; {} | | | | | | |\n",
+            rss_uss(tr),
+            nproc(tr)
         ));
-        md.push_str(&format!("| GUI PSS, started in the tray, never opened (MB) | {} | | | {} | {} | | |\n", num(tr, 1), ratio(tr, b), ratio(tr, c)));
-        for (k, v) in [("window open", &gui["window_open"]), ("window closed", &gui["window_closed"])] {
-            if let Some(ps) = v["processes"].as_array() {
-                let parts: Vec<String> = ps
-                    .iter()
-                    .map(|p| format!("{} {:.1}", p["comm"].as_str().unwrap_or("?"), p["pss_kib"].as_f64().unwrap_or(0.0) / 1024.0))
-                    .collect();
-                md.push_str(&format!("| &nbsp;&nbsp;{k}: per process (MB) | {} | | | | | | |\n", parts.join(", ")));
-            }
+        let grew = pss(cl).zip(pss(tr)).map(|(x, y)| x - y);
+        md.push_str(&format!(
+            "| GUI: the resident after the window was opened and closed, PSS (MB) | {} ({}{} MB) | | | {} | {} | ≤ tray + 3 MB | {} |\n",
+            num(pss(cl), 1),
+            if grew.unwrap_or(0.0) >= 0.0 { "+" } else { "" },
+            num(grew, 1),
+            ratio(pss(cl), b),
+            ratio(pss(cl), c),
+            verdict(grew, 3.0, true)
+        ));
+        md.push_str(&format!(
+            "| &nbsp;&nbsp;RSS / USS (MB); processes; PSS after {} opens and closes (MB) | {}; {}; {} | | | | | | |\n",
+            rep["opens_so_far"],
+            rss_uss(cl),
+            nproc(cl),
+            num(pss(rep), 1)
+        ));
+        md.push_str(&format!(
+            "| GUI: window open, resident + tocsin-window + WebKit, PSS (MB) | {} | | | {} | {} | ≤ 250 MB | {} |\n",
+            num(pss(op), 1),
+            ratio(pss(op), b),
+            ratio(pss(op), c),
+            verdict(pss(op), 250.0, true)
+        ));
+        md.push_str(&format!("| &nbsp;&nbsp;RSS / USS, summed (MB) | {} | | | | | | |\n", rss_uss(op)));
+        if let Some(ps) = op["processes"].as_array() {
+            let parts: Vec<String> = ps
+                .iter()
+                .map(|p| format!("{} {} / {} / {}", p["comm"].as_str().unwrap_or("?"), num(f(&p["pss_mb"]), 1), num(f(&p["rss_mb"]), 1), num(f(&p["uss_mb"]), 1)))
+                .collect();
+            md.push_str(&format!("| &nbsp;&nbsp;window open, per process: PSS / RSS / USS (MB) | {} | | | | | | |\n", parts.join("; ")));
         }
+        let ex = &gui["experiments"];
+        md.push_str(&format!(
+            "| &nbsp;&nbsp;the resident in the tray, PSS (MB): `MALLOC_ARENA_MAX=2`; 5 accounts, no demo (no in-process emulator); both | {}; {}; {} | | | | | | |\n",
+            num(pss(&ex["demo_malloc_arena_max_2"]), 1),
+            num(pss(&ex["five_accounts_no_demo"]), 1),
+            num(pss(&ex["five_accounts_no_demo_malloc_arena_max_2"]), 1)
+        ));
+        let o = &gui["open_to_rows"];
+        let painted = f(&o["rows_painted_ms"]["p50"]);
+        md.push_str(&format!(
+            "| GUI: open → first event row painted, median of {} (ms; launched by WebKitWebDriver) | {} | | | | | ≤ 500 ms | {} |\n",
+            o["rows_painted_ms"]["n"],
+            num(painted, 0),
+            verdict(painted, 500.0, true)
+        ));
+        md.push_str(&format!(
+            "| &nbsp;&nbsp;median (max): session answered; process started; first contentful paint; rows in the DOM; rows painted (ms) | {} ({}); {} ({}); {} ({}); {} ({}); {} ({}) | | | | | | |\n",
+            num(f(&o["session_ms"]["p50"]), 0),
+            num(f(&o["session_ms"]["max"]), 0),
+            num(f(&o["process_start_ms"]["p50"]), 0),
+            num(f(&o["process_start_ms"]["max"]), 0),
+            num(f(&o["first_contentful_paint_ms"]["p50"]), 0),
+            num(f(&o["first_contentful_paint_ms"]["max"]), 0),
+            num(f(&o["rows_in_dom_ms"]["p50"]), 0),
+            num(f(&o["rows_in_dom_ms"]["max"]), 0),
+            num(painted, 0),
+            num(f(&o["rows_painted_ms"]["max"]), 0)
+        ));
+        let rp = &gui["open_real_path"];
+        md.push_str(&format!(
+            "| &nbsp;&nbsp;`Request::OpenWindow` (as `tocsin open`) → window mapped; → window connected to the resident: median (max) (ms) | {} ({}); {} ({}) | | | | | | |\n",
+            num(f(&rp["mapped_ms"]["p50"]), 0),
+            num(f(&rp["mapped_ms"]["max"]), 0),
+            num(f(&rp["connected_ms"]["p50"]), 0),
+            num(f(&rp["connected_ms"]["max"]), 0)
+        ));
     }
     std::fs::write(out_dir.join("figures.md"), &md).expect("write figures.md");
     print!("{md}");

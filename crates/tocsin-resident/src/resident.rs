@@ -145,11 +145,17 @@ async fn run_async(args: GlobalArgs, mode: Mode) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Another resident owns the socket: a plain launch shows its window; headless
-/// mode refuses to run a second engine on the same history.
+/// Another resident owns the socket: a plain launch shows its window, a
+/// `--minimized` one leaves it be; headless mode refuses to run a second engine.
 async fn another_launch(mode: Mode) -> anyhow::Result<()> {
-    if mode == Mode::Headless {
-        anyhow::bail!("another Tocsin is already running (see `tocsin status`)");
+    match mode {
+        Mode::Headless => anyhow::bail!("another Tocsin is already running (see `tocsin status`)"),
+        // Started at login (or by hand) in the tray while one runs: nothing to show.
+        Mode::Tray { open_window: false } => {
+            tracing::info!("Tocsin is already running");
+            return Ok(());
+        }
+        Mode::Tray { open_window: true } => {}
     }
     let client = crate::live::connect().await?.ok_or_else(|| anyhow::anyhow!("Tocsin stopped while this launch asked it to open"))?;
     client.call::<()>(Request::OpenWindow { event: None }).await?;
