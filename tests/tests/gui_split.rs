@@ -135,3 +135,49 @@ async fn the_window_and_the_resident_each_survive_the_other() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_started_before_tocsin_waits_for_it_and_shows_its_event() {
+    require_display();
+    let desk = OneAccount::start(KEY, "inboxes = [\"inbox_ops\"]\n").await;
+    let bus = PrivateBus::start();
+    let _notes = RecordingNotificationServer::start(&bus).await;
+    let mut owned = desk.env();
+    owned.push(("DBUS_SESSION_BUS_ADDRESS".into(), bus.address().to_owned()));
+    let env = refs(&owned);
+    // A first run stores two events, then stops.
+    let mut first = AppProcess::spawn(&["run", "--headless"], &env);
+    first.wait_for_log("tocsin running", Duration::from_secs(30)).await;
+    wait_for("the account to subscribe", Duration::from_secs(20), || async {
+        desk.emu.daimon().commands().iter().any(|c| c["action"] == "subscribe").then_some(())
+    })
+    .await;
+    desk.emu.daimon().publish(mail("b1", "the one to show"));
+    desk.emu.daimon().publish(mail("b2", "a later one"));
+    let target = wait_for("both events stored", Duration::from_secs(20), || async {
+        let (_, out, _) = app::run(&["history", "list", "--json"], &env);
+        let items: Vec<Value> = serde_json::from_str(&out).ok()?;
+        let id = items.iter().find(|i| i["subject"] == "the one to show")?["id"].as_i64()?;
+        (items.len() == 2).then_some(id)
+    })
+    .await;
+    assert!(first.stop("TERM", Duration::from_secs(20)).await.success());
+
+    // The window, asked to show that event, starts while no Tocsin runs: it says so.
+    let driver = WebDriver::start(&env).await;
+    let session = driver.new_session_with_env(&app::window_binary(), &["--focus".to_owned(), target.to_string()], &env).await;
+    session.wait_until("[data-testid=link-banner]", |t| t.contains("not running"), Duration::from_secs(30)).await;
+    // Tocsin starts: the window connects by itself and shows the event it was opened for.
+    let mut second = AppProcess::spawn(&["run", "--headless"], &env);
+    second.wait_for_log("the history window connected", Duration::from_secs(30)).await;
+    session.wait_for_count("[data-testid=event-row]", |n| n == 2, Duration::from_secs(20)).await;
+    let selected = wait_for("the event to be selected", Duration::from_secs(20), || async {
+        let v = session.execute("return document.querySelector('[data-testid=event-row][aria-selected=true]')?.dataset.id ?? null", vec![]).await;
+        v.as_str().map(str::to_owned)
+    })
+    .await;
+    assert_eq!(selected, target.to_string());
+    assert_eq!(session.execute("return document.querySelectorAll('[data-testid=link-banner]').length", vec![]).await, json!(0));
+    session.close().await;
+    assert!(second.stop("TERM", Duration::from_secs(20)).await.success());
+}

@@ -197,8 +197,7 @@ async fn clients_of_another_version_get_a_typed_refusal() {
     s.running(&mut app).await;
     let refused = tocsin_control::Client::connect_with_protocol(&s.socket(), Role::Window, tocsin_control::PROTOCOL + 1)
         .await
-        .err()
-        .expect("a newer window is refused");
+        .expect_err("a newer window is refused");
     assert_eq!(refused.code, ErrorCode::VersionMismatch);
     assert_eq!(refused.field.as_deref(), Some("protocol"));
     assert!(refused.message.contains("restart Tocsin"), "{}", refused.message);
@@ -247,7 +246,7 @@ async fn another_users_process_is_refused() {
     let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut resident = AppProcess::spawn_binary(Path::new("/usr/bin/setpriv"), &arg_refs, &refs);
     resident.wait_for_log("tocsin running", Duration::from_secs(30)).await;
-    let refused = Client::connect(&s.socket(), Role::Cli).await.err().expect("root is another user here");
+    let refused = Client::connect(&s.socket(), Role::Cli).await.expect_err("root is another user here");
     assert_eq!(refused.code, ErrorCode::Forbidden, "{refused:?}");
     resident.signal("TERM");
     resident.wait_exit(Duration::from_secs(20)).await;

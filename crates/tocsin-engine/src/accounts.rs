@@ -254,6 +254,18 @@ pub fn write(config_dir: &Path, config: &Config) -> Result<(), EditError> {
     Ok(())
 }
 
+impl From<EditError> for crate::IpcError {
+    fn from(e: EditError) -> Self {
+        use crate::{ErrorCode, IpcError};
+        match e {
+            // The form shows the problem next to the field it names.
+            EditError::Invalid { field, problem } => IpcError::new(ErrorCode::InvalidArgument, problem).with_field(field),
+            EditError::NotFound(_) => IpcError::new(ErrorCode::NotFound, e.to_string()),
+            EditError::Config(_) | EditError::Write { .. } => IpcError::new(ErrorCode::Internal, e.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,14 +335,3 @@ mod tests {
     }
 }
 
-impl From<EditError> for crate::IpcError {
-    fn from(e: EditError) -> Self {
-        use crate::{ErrorCode, IpcError};
-        match e {
-            // The form shows the problem next to the field it names.
-            EditError::Invalid { field, problem } => IpcError::new(ErrorCode::InvalidArgument, problem).with_field(field),
-            EditError::NotFound(_) => IpcError::new(ErrorCode::NotFound, e.to_string()),
-            EditError::Config(_) | EditError::Write { .. } => IpcError::new(ErrorCode::Internal, e.to_string()),
-        }
-    }
-}

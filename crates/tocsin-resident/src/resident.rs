@@ -139,7 +139,10 @@ async fn run_async(args: GlobalArgs, mode: Mode) -> anyhow::Result<()> {
         // Quit means the whole app: the window this process started goes too.
         resident.window.close();
     }
-    // The tray item leaves the bus with this process.
+    // The icon goes at once; committing what was received may take a moment.
+    if let Some(tray) = resident.tray.get() {
+        tray.hide().await;
+    }
     resident.engine().shutdown().await;
     tracing::info!("stopped");
     Ok(())
