@@ -285,6 +285,7 @@ pub fn strip_ansi(s: &str) -> String {
 /// through WebKitWebDriver so the test can drive it. Both get `envs` and the
 /// resident's control-socket directory; the window is launched once the resident
 /// listens. The window is then the one the resident focuses for notifications.
+/// It runs with WebKit's compositing on, as screenshots need.
 pub async fn resident_with_window(
     driver: &crate::webdriver::WebDriver,
     args: &[&str],
@@ -300,8 +301,12 @@ pub async fn resident_with_window(
         .map(|(_, v)| (*v).to_owned())
         .unwrap_or_else(|| resident.runtime_dir().display().to_string());
     let mut window_env: Vec<(&str, &str)> = envs.to_vec();
-    window_env.retain(|(k, _)| *k != "TOCSIN_RUNTIME_DIR");
+    window_env.retain(|(k, _)| *k != "TOCSIN_RUNTIME_DIR" && *k != "WEBKIT_DISABLE_COMPOSITING_MODE");
     window_env.push(("TOCSIN_RUNTIME_DIR", runtime.as_str()));
+    // The window turns WebKit's compositing off (it saves ~110 MB); WebKitWebDriver's
+    // screenshots need it on, so windows driven with this helper have it back.
+    // (gui_split drives one window with the shipped default, without screenshots.)
+    window_env.push(("WEBKIT_DISABLE_COMPOSITING_MODE", "0"));
     let session = driver.new_session_with_env(&window_binary(), &[], &window_env).await;
     (resident, session)
 }
