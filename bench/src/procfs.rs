@@ -1,6 +1,8 @@
-//! What `/proc` says about a process: PSS (`smaps_rollup`), context switches summed
-//! over its threads (`task/*/status`), CPU time (`stat` utime + stime), and its
-//! descendants (WebKit's web and network processes are children of the app).
+//! What `/proc` says about a process: PSS, RSS and USS (`smaps_rollup`), its
+//! mappings and what its anonymous ones are (`smaps`, the threads' stack pointers),
+//! context switches summed over its threads (`task/*/status`), CPU time (`stat`
+//! utime + stime), and its descendants (the window process is the resident's child,
+//! WebKit's web and network processes the window's).
 
 use std::collections::HashMap;
 
@@ -313,7 +315,7 @@ pub fn label_mapping(maps: &[Mapping], i: usize, stacks: &[(u32, String, u64)]) 
     }
     let next_reserved = maps.get(i + 1).is_some_and(|n| n.path.is_empty() && n.perms.starts_with("---") && n.start == m.end);
     let arena_end = maps.get(i + 1).filter(|_| next_reserved).map(|n| n.end).unwrap_or(m.end);
-    if m.start % ARENA_HEAP == 0 && arena_end - m.start == ARENA_HEAP {
+    if m.start.is_multiple_of(ARENA_HEAP) && arena_end - m.start == ARENA_HEAP {
         return "malloc arena (glibc, non-main)".into();
     }
     let prev_guard = i > 0 && maps[i - 1].path.is_empty() && maps[i - 1].perms.starts_with("---") && maps[i - 1].end == m.start;

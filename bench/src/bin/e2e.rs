@@ -72,6 +72,7 @@ fn main() -> anyhow::Result<()> {
         for part in &parts {
             eprintln!("\n==> e2e part: {part}");
             let load_before = loadavg();
+            let cpu_before = machine_cpu();
             let result = match part.as_str() {
                 "startup" => startup(&opts).await,
                 "latency" => latency(&opts).await,
@@ -84,6 +85,9 @@ fn main() -> anyhow::Result<()> {
                 Ok(mut v) => {
                     v["loadavg_before"] = json!(load_before);
                     v["loadavg_after"] = json!(loadavg());
+                    // The machine's CPU use over the part, the part's own processes included
+                    // (2 cores: 50 % is one core busy); other work on the machine shows here.
+                    v["machine_cpu_busy_percent"] = json!(cpu_before.zip(machine_cpu()).map(|((b0, t0), (b1, t1))| (b1 - b0) as f64 / (t1 - t0).max(1) as f64 * 100.0));
                     write_result(&format!("e2e-{part}"), &v);
                 }
                 Err(e) => {
@@ -94,6 +98,16 @@ fn main() -> anyhow::Result<()> {
         }
         anyhow::Ok(())
     })
+}
+
+/// (busy, total) jiffies of all CPUs from the first line of `/proc/stat`.
+fn machine_cpu() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    let total: u64 = fields.iter().take(8).sum();
+    // idle + iowait
+    let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
 }
 
 /// `/proc/loadavg` (the machine is shared: other work shows here).
@@ -1024,10 +1038,6 @@ impl GuiResident {
         Ok(GuiResident { app, env, runtime, data, _dir: dir })
     }
 
-    fn env(&self) -> Vec<(&str, &str)> {
-        self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
-    }
-
     fn pid(&self) -> u32 {
         self.app.pid()
     }
@@ -1151,19 +1161,45 @@ if (!window.__tocsinBench) {
 }
 const fcp = performance.getEntriesByName('first-contentful-paint')[0];
 const b = window.__tocsinBench;
+const nav = performance.getEntriesByType('navigation')[0];
 return {n: document.querySelectorAll(sel).length, installed: b.installed, rows: b.rows, frame1: b.frame1, frame2: b.frame2,
-        preexisting: b.preexisting, origin: performance.timeOrigin, fcp: fcp ? fcp.startTime : null, url: location.href, now: now()};
+        preexisting: b.preexisting, origin: performance.timeOrigin, fcp: fcp ? fcp.startTime : null, url: location.href, now: now(),
+        dom_content_loaded: nav ? nav.domContentLoadedEventEnd : null, load: nav ? nav.loadEventEnd : null};
 "#;
+
+/// How many times the resident logged a window's hello.
+fn connections_logged(log: &Path) -> usize {
+    std::fs::read_to_string(log).unwrap_or_default().matches("the history window connected").count()
+}
 
 /// One WebDriver launch of the window: times (ms) from just before the session
 /// request to each step.
-async fn driven_open(driver: &tocsin_e2e::WebDriver, window_bin: &Path, env: &[(String, String)], runtime: &Path) -> anyhow::Result<Value> {
+async fn driven_open(driver: &tocsin_e2e::WebDriver, window_bin: &Path, env: &[(String, String)], runtime: &Path, resident_log: &Path) -> anyhow::Result<Value> {
     let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let connected_before = connections_logged(resident_log);
     let (t0_wall, t0_boot, t0) = (epoch_ms(), boottime_s(), Instant::now());
+    // While the session request blocks: when the resident logs the window's hello.
+    let watcher = {
+        let log = resident_log.to_path_buf();
+        tokio::spawn(async move {
+            while t0.elapsed() < Duration::from_secs(20) {
+                if connections_logged(&log) > connected_before {
+                    return Some(t0.elapsed().as_secs_f64() * 1e3);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            None
+        })
+    };
     let session = driver.new_session_with_env(window_bin, &[], &refs).await;
     let session_ms = t0.elapsed().as_secs_f64() * 1e3;
     let window = windows_for(runtime).first().copied();
     let process_start_ms = window.and_then(process_start_s).map(|s| (s - t0_boot) * 1e3);
+    let started_ms = |comm: &str| {
+        window.and_then(|w| {
+            procfs::tree(w).into_iter().find(|p| procfs::comm(*p).is_some_and(|c| c == comm)).and_then(process_start_s).map(|s| (s - t0_boot) * 1e3)
+        })
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut probe = Value::Null;
     let mut probes = 0;
@@ -1185,11 +1221,17 @@ async fn driven_open(driver: &tocsin_e2e::WebDriver, window_bin: &Path, env: &[(
     }
     let seen_ms = t0.elapsed().as_secs_f64() * 1e3;
     let rel = |k: &str| probe[k].as_f64().map(|t| t - t0_wall);
+    let origin = probe["origin"].as_f64();
+    let page_rel = |k: &str| probe[k].as_f64().zip(origin).map(|(t, o)| o + t - t0_wall);
     let out = json!({
         "session_ms": session_ms,
         "process_start_ms": process_start_ms,
+        "web_process_start_ms": started_ms("WebKitWebProces"),
+        "network_process_start_ms": started_ms("WebKitNetworkPr"),
+        "window_connected_logged_ms": watcher.await.ok().flatten(),
         "page_origin_ms": rel("origin"),
-        "first_contentful_paint_ms": probe["fcp"].as_f64().zip(probe["origin"].as_f64()).map(|(f, o)| o + f - t0_wall),
+        "dom_content_loaded_ms": page_rel("dom_content_loaded"),
+        "first_contentful_paint_ms": page_rel("fcp"),
         "first_probe_answered_ms": first_probe_ms,
         "probe_installed_ms": rel("installed"),
         "rows_in_dom_ms": rel("rows"),
@@ -1294,6 +1336,11 @@ async fn gui(opts: &Opts) -> anyhow::Result<Value> {
         let (total, each) = mem_settled(pid, Duration::from_secs(10)).await;
         let mut v = group_json(&total, &each);
         v["window_profile"] = memory_profile(window);
+        for (key, comm) in [("web_process_profile", "WebKitWebProces"), ("network_process_profile", "WebKitNetworkPr")] {
+            if let Some((p, _, _)) = each.iter().find(|(_, c, _)| c == comm) {
+                v[key] = memory_profile(*p);
+            }
+        }
         out.insert("window_open".into(), v);
 
         let (asked, gone, secs) = close_and_wait(&x, window, Duration::from_secs(20)).await?;
@@ -1366,6 +1413,20 @@ async fn gui(opts: &Opts) -> anyhow::Result<Value> {
             r.stop().await;
         }
         emu.shutdown().await;
+        // The window with GTK's GL off (`GDK_GL=disable`, inherited from the resident):
+        // how much of the window's cost is Mesa and LLVM. Not what users run.
+        let mut r = GuiResident::spawn(opts, &bus, &["--demo", "--minimized"], None, &[("GDK_GL", "disable")])?;
+        r.wait_log("tocsin running", Duration::from_secs(60)).await?;
+        open_window(&r.socket()).await?;
+        let window = wait_new_window(&r, 0, Duration::from_secs(30)).await?;
+        r.wait_log("the history window connected", Duration::from_secs(30)).await?;
+        let (total, each) = mem_settled(r.pid(), Duration::from_secs(10)).await;
+        let mut v = group_json(&total, &each);
+        v["env"] = json!(["GDK_GL=disable"]);
+        eprintln!("window open with GDK_GL=disable: PSS {:.1} MB", mb(total.pss));
+        let _ = close_and_wait(&x, window, Duration::from_secs(20)).await?;
+        experiments.insert("window_open_gdk_gl_disable".into(), v);
+        r.stop().await;
         out.insert("experiments".into(), Value::Object(experiments));
     }
 
@@ -1380,54 +1441,69 @@ async fn gui(opts: &Opts) -> anyhow::Result<Value> {
         }
         let history_rows = r.history_rows().await;
         let env = r.env.clone();
-        let (runtime, bin) = (r.runtime.clone(), window_bin.clone());
+        let (runtime, bin, log) = (r.runtime.clone(), window_bin.clone(), r.app.log_path().to_path_buf());
         // The WebDriver client panics on failure (it is the tests' client): run it in
         // a task so a failure is this result's error, not the harness's end.
+        // Two windows in turn: as shipped (WebKit's compositing off), and with
+        // compositing on (WEBKIT_DISABLE_COMPOSITING_MODE=0, what WebDriver's
+        // screenshots in the tests need): what that setting does to the time.
+        let variants: [(&str, Option<(&str, &str)>); 2] = [("shipped", None), ("compositing_on", Some(("WEBKIT_DISABLE_COMPOSITING_MODE", "0")))];
         let task = tokio::spawn(async move {
             let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let driver = tocsin_e2e::WebDriver::start(&refs).await;
-            let mut all = Vec::new();
-            for i in 0..runs + 1 {
-                let v = match driven_open(&driver, &bin, &env, &runtime).await {
-                    Ok(v) => v,
-                    Err(e) => json!({"error": format!("{e:#}")}),
-                };
-                eprintln!("open {i} (WebDriver): {v}");
-                let failed = v.get("error").is_some();
-                all.push(v);
-                if failed {
-                    break;
+            let mut all: Vec<Vec<Value>> = vec![Vec::new(), Vec::new()];
+            'runs: for i in 0..runs + 1 {
+                for (j, (name, extra)) in variants.iter().enumerate() {
+                    let mut env = env.clone();
+                    env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+                    let v = match driven_open(&driver, &bin, &env, &runtime, &log).await {
+                        Ok(v) => v,
+                        Err(e) => json!({"error": format!("{e:#}")}),
+                    };
+                    eprintln!("open {i} (WebDriver, {name}): {v}");
+                    let failed = v.get("error").is_some();
+                    all[j].push(v);
+                    if failed {
+                        break 'runs;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
                 }
-                tokio::time::sleep(Duration::from_millis(500)).await;
             }
             all
         });
         let driven = task.await.map_err(|e| anyhow::anyhow!("the WebDriver runs panicked: {e}"));
         r.stop().await;
         let mut driven = driven?;
-        // The first launch of WebKitWebDriver's first session is kept apart.
-        let first = if driven.is_empty() { Value::Null } else { driven.remove(0) };
-        out.insert(
-            "open_to_rows".into(),
+        let summary = |mut driven: Vec<Value>| {
+            // The first launch of each kind is kept apart (WebKitWebDriver's first session).
+            let first = if driven.is_empty() { Value::Null } else { driven.remove(0) };
             json!({"what": "WebKitWebDriver launches tocsin-window (a new session; the resident `tocsin --demo --minimized` \
                     already running with the history holding rows); ms from just before POST /session to: the session \
-                    answered, the window process started (/proc start time, 10 ms resolution), the page's time origin, \
-                    first contentful paint, the first [data-testid=event-row] in the DOM (a MutationObserver installed by \
+                    answered, the window process and its web process started (/proc start times, 10 ms resolution, rounded \
+                    down), the resident logged the window's hello, the page's time origin, DOMContentLoaded, first \
+                    contentful paint, the first [data-testid=event-row] in the DOM (a MutationObserver installed by \
                     the first script the driver runs) and the second animation frame after it (the frame with the rows \
                     drawn): rows_painted_ms, the figure. Page times are the page's performance.timeOrigin + now() against \
                     the harness's wall clock. One launch first, not counted",
                    "history_rows_at_start": history_rows,
                    "session_ms": collect(&driven, "session_ms"),
                    "process_start_ms": collect(&driven, "process_start_ms"),
+                   "web_process_start_ms": collect(&driven, "web_process_start_ms"),
+                   "window_connected_logged_ms": collect(&driven, "window_connected_logged_ms"),
                    "page_origin_ms": collect(&driven, "page_origin_ms"),
+                   "dom_content_loaded_ms": collect(&driven, "dom_content_loaded_ms"),
                    "first_contentful_paint_ms": collect(&driven, "first_contentful_paint_ms"),
                    "rows_in_dom_ms": collect(&driven, "rows_in_dom_ms"),
                    "rows_painted_ms": collect(&driven, "rows_painted_ms"),
                    "harness_saw_it_ms": collect(&driven, "harness_saw_it_ms"),
                    "rows_already_there_at_first_probe": driven.iter().filter(|v| v["rows_were_there_at_first_probe"] == true).count(),
                    "first_launch": first,
-                   "runs": driven}),
-        );
+                   "runs": driven})
+        };
+        let on = driven.pop().unwrap_or_default();
+        let shipped = driven.pop().unwrap_or_default();
+        out.insert("open_to_rows".into(), summary(shipped));
+        out.insert("open_to_rows_compositing_on".into(), summary(on));
     }
     eprintln!("{}", serde_json::to_string_pretty(&out)?);
     Ok(Value::Object(out))

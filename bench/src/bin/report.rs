@@ -354,6 +354,15 @@ fn main() {
             md.push_str(&format!("| &nbsp;&nbsp;window open, per process: PSS / RSS / USS (MB) | {} | | | | | | |\n", parts.join("; ")));
         }
         let ex = &gui["experiments"];
+        let gl = &ex["window_open_gdk_gl_disable"];
+        if let Some(ps) = gl["processes"].as_array() {
+            let parts: Vec<String> = ps.iter().map(|p| format!("{} {}", p["comm"].as_str().unwrap_or("?"), num(f(&p["pss_mb"]), 1))).collect();
+            md.push_str(&format!(
+                "| &nbsp;&nbsp;window open with `GDK_GL=disable` (an experiment, not what users run): PSS (MB), per process | {} ({}) | | | | | | |\n",
+                num(pss(gl), 1),
+                parts.join(", ")
+            ));
+        }
         md.push_str(&format!(
             "| &nbsp;&nbsp;the resident in the tray, PSS (MB): `MALLOC_ARENA_MAX=2`; 5 accounts, no demo (no in-process emulator); both | {}; {}; {} | | | | | | |\n",
             num(pss(&ex["demo_malloc_arena_max_2"]), 1),
@@ -368,18 +377,19 @@ fn main() {
             num(painted, 0),
             verdict(painted, 500.0, true)
         ));
+        let mm = |k: &str| format!("{} ({})", num(f(&o[k]["p50"]), 0), num(f(&o[k]["max"]), 0));
         md.push_str(&format!(
-            "| &nbsp;&nbsp;median (max): session answered; process started; first contentful paint; rows in the DOM; rows painted (ms) | {} ({}); {} ({}); {} ({}); {} ({}); {} ({}) | | | | | | |\n",
-            num(f(&o["session_ms"]["p50"]), 0),
-            num(f(&o["session_ms"]["max"]), 0),
-            num(f(&o["process_start_ms"]["p50"]), 0),
-            num(f(&o["process_start_ms"]["max"]), 0),
-            num(f(&o["first_contentful_paint_ms"]["p50"]), 0),
-            num(f(&o["first_contentful_paint_ms"]["max"]), 0),
-            num(f(&o["rows_in_dom_ms"]["p50"]), 0),
-            num(f(&o["rows_in_dom_ms"]["max"]), 0),
-            num(painted, 0),
-            num(f(&o["rows_painted_ms"]["max"]), 0)
+            "| &nbsp;&nbsp;median (max) from the session request (ms): session answered; page's time origin; first contentful paint; rows in the DOM | {}; {}; {}; {} | | | | | | |\n",
+            mm("session_ms"),
+            mm("page_origin_ms"),
+            mm("first_contentful_paint_ms"),
+            mm("rows_in_dom_ms")
+        ));
+        let oc = &gui["open_to_rows_compositing_on"];
+        md.push_str(&format!(
+            "| &nbsp;&nbsp;the same with WebKit's compositing on (`WEBKIT_DISABLE_COMPOSITING_MODE=0`): first event row painted, median (max) (ms) | {} ({}) | | | | | | |\n",
+            num(f(&oc["rows_painted_ms"]["p50"]), 0),
+            num(f(&oc["rows_painted_ms"]["max"]), 0)
         ));
         let rp = &gui["open_real_path"];
         md.push_str(&format!(

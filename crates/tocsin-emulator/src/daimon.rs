@@ -70,7 +70,7 @@ impl DaimonState {
             keys: Mutex::new(config.keys.iter().cloned().collect()),
             seq: AtomicU64::new(0),
             buffer: Mutex::new(VecDeque::new()),
-            live: broadcast::channel(1 << 16).0,
+            live: broadcast::channel(config.live_capacity.max(16)).0,
             kick: broadcast::channel(4).0,
             connections: AtomicUsize::new(0),
             total_connections: AtomicU64::new(0),

@@ -43,9 +43,14 @@ const HISTORY_CAP: usize = 10_000;
 
 impl Hub {
     pub fn new(keys: &[String]) -> Arc<Hub> {
+        Hub::with_capacity(keys, 1 << 16)
+    }
+
+    /// A hub whose live channel holds `capacity` frames for a slow client.
+    pub fn with_capacity(keys: &[String], capacity: usize) -> Arc<Hub> {
         Arc::new(Hub {
             keys: Mutex::new(keys.iter().cloned().collect()),
-            live: broadcast::channel(1 << 16).0,
+            live: broadcast::channel(capacity.max(16)).0,
             kick: broadcast::channel(4).0,
             connections: AtomicUsize::new(0),
             total_connections: AtomicU64::new(0),

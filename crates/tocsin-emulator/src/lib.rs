@@ -63,6 +63,11 @@ pub struct EmulatorConfig {
     /// Prefix of generated event ids (`evt_` + sequence number). Give each run its own
     /// prefix when ids must not repeat across emulator restarts (the demo profile).
     pub event_id_prefix: String,
+    /// Frames each provider's live channel holds for a slow client before it lags.
+    /// tokio fills every slot when the channel is made, so this is resident memory:
+    /// 65 536 (the default, for floods and the ingest benchmark) is about 3 MiB per
+    /// provider; the demo profile, a few events a second, uses 1 024.
+    pub live_capacity: usize,
 }
 
 impl Default for EmulatorConfig {
@@ -74,6 +79,7 @@ impl Default for EmulatorConfig {
             replay_window: Duration::from_secs(300),
             event_id_prefix: "evt_".into(),
             auth_timeout: Duration::from_secs(10),
+            live_capacity: 1 << 16,
         }
     }
 }
@@ -130,10 +136,10 @@ impl Emulator {
         let daimon = Arc::new(DaimonState::new(&config, cancel.clone()));
         let state = AppState {
             daimon: daimon.clone(),
-            agentmail: Hub::new(&config.keys),
-            divinci: Hub::new(&config.keys),
-            bivariant: Hub::new(&config.keys),
-            prismer: PrismerState::new(Hub::new(&config.keys), config.auth_timeout, config.ping_interval),
+            agentmail: Hub::with_capacity(&config.keys, config.live_capacity),
+            divinci: Hub::with_capacity(&config.keys, config.live_capacity),
+            bivariant: Hub::with_capacity(&config.keys, config.live_capacity),
+            prismer: PrismerState::new(Hub::with_capacity(&config.keys, config.live_capacity), config.auth_timeout, config.ping_interval),
         };
         let agentmail_state = agentmail::AgentMailState { hub: state.agentmail.clone(), ping_interval: config.ping_interval };
         let bivariant_state = bivariant::BivariantState { hub: state.bivariant.clone(), ping_interval: config.ping_interval };

@@ -36,6 +36,9 @@ pub(crate) async fn start(interval: Duration) -> std::io::Result<(Emulator, Vec<
         demo: Some(DemoConfig { interval, seed, limit: None }),
         // Ids must not repeat across runs: the history dedupes on them.
         event_id_prefix: format!("evt_demo{run_id:08x}_"),
+        // A few events a second: a small live buffer (the default's 65 536 slots
+        // per provider were 14 MiB of the tray process, all resident).
+        live_capacity: 1 << 10,
         ..EmulatorConfig::default()
     };
     let emulator = Emulator::bind(([127, 0, 0, 1], 0).into(), config).await?;
