@@ -19,6 +19,9 @@ const START_GRACE: Duration = Duration::from_secs(20);
 pub struct WindowLauncher {
     clients: Clients,
     state: Mutex<State>,
+    /// The window processes this process started and that still run (to close
+    /// them on Quit); each is removed when it exits, so a reused pid is never signalled.
+    children: std::sync::Arc<Mutex<Vec<u32>>>,
 }
 
 #[derive(Default)]
@@ -29,8 +32,6 @@ struct State {
     starting: Option<(u32, Instant)>,
     /// An event to show once the starting window subscribes.
     pending: Option<i64>,
-    /// The window processes this process started (to close them on Quit).
-    children: Vec<u32>,
 }
 
 /// The window's program: `TOCSIN_WINDOW_BIN`, else `tocsin-window` beside this
@@ -49,7 +50,7 @@ pub fn window_binary() -> PathBuf {
 
 impl WindowLauncher {
     pub fn new(clients: Clients) -> Self {
-        WindowLauncher { clients, state: Mutex::default() }
+        WindowLauncher { clients, state: Mutex::default(), children: std::sync::Arc::default() }
     }
 
     /// Shows the window at `event` (or as it was): focuses the open one, or starts one.
@@ -82,14 +83,16 @@ impl WindowLauncher {
         tracing::info!(pid, "started the history window");
         state.starting = Some((pid, Instant::now()));
         state.pending = None;
-        state.children.push(pid);
         drop(state);
+        self.children.lock().unwrap().push(pid);
+        let children = self.children.clone();
         tokio::spawn(async move {
             match child.wait().await {
                 Ok(s) if s.success() => tracing::info!(pid, "the history window closed"),
                 Ok(s) => tracing::warn!(pid, "the history window exited abnormally ({s}); Tocsin keeps running"),
                 Err(e) => tracing::warn!(pid, "cannot wait for the history window: {e}"),
             }
+            children.lock().unwrap().retain(|p| *p != pid);
         });
         Ok(())
     }
@@ -127,7 +130,7 @@ impl WindowLauncher {
 
     /// Asks every window this process started to close (SIGTERM), on Quit.
     pub fn close(&self) {
-        let children = std::mem::take(&mut self.state.lock().unwrap().children);
+        let children = std::mem::take(&mut *self.children.lock().unwrap());
         for pid in children.into_iter().filter(|p| *p != 0) {
             if let Ok(pid) = i32::try_from(pid) {
                 // A window that already exited answers ESRCH: nothing to do.
