@@ -403,10 +403,11 @@ impl Session {
             .unwrap_or_else(|e| panic!("click {el:?}: {e}"));
     }
 
-    /// Clicks the first element matching `css`.
+    /// Clicks the first element matching `css` once it is enabled and still (see
+    /// [`Session::click_settled`]): a click in a window that is still laying out can
+    /// land beside its target, on a slow machine more often than on a fast one.
     pub async fn click_css(&self, css: &str) {
-        let el = self.find(css).await;
-        self.click(&el).await;
+        self.click_settled(css, Duration::from_secs(20)).await;
     }
 
     /// Clicks the first element matching `css` once it is enabled and has stopped
@@ -425,7 +426,8 @@ impl Session {
                 )
                 .await;
             if !rect.is_null() && rect == last {
-                self.click_css(css).await;
+                let el = self.find(css).await;
+                self.click(&el).await;
                 return;
             }
             if tokio::time::Instant::now() >= deadline {
