@@ -235,10 +235,10 @@ ${e.hostile ? XSS.join("\n") : ""}
   function snapshot() {
     return {
       accounts: [
-        { account: "work", provider: "daimon", state: { state: "subscribed" }, lastError: null, eventsReceived: 120, transport: "websocket", nextRetryAtMs: null },
-        { account: "mail", provider: "agentmail", state: { state: "reconnecting", attempt: 3, delayMs: 30000 }, lastError: "connection reset by peer", eventsReceived: 64, transport: "websocket", nextRetryAtMs: Date.now() + 30_000 },
-        { account: "chat", provider: "prismer", state: { state: "closed", reason: "401 invalid API key", fatal: true }, lastError: "401 invalid API key", eventsReceived: 0, transport: "websocket", nextRetryAtMs: null },
-        { account: "topics", provider: "bivariant", state: { state: "subscribed" }, lastError: null, eventsReceived: 33, transport: "sse", nextRetryAtMs: null },
+        { account: "work", provider: "daimon", state: { state: "subscribed" }, lastError: null, cause: null, eventsReceived: 120, transport: "websocket", nextRetryAtMs: null },
+        { account: "mail", provider: "agentmail", state: { state: "reconnecting", attempt: 3, delayMs: 30000 }, lastError: "connection reset by peer", cause: { kind: "network" }, eventsReceived: 64, transport: "websocket", nextRetryAtMs: Date.now() + 30_000 },
+        { account: "chat", provider: "prismer", state: { state: "closed", reason: "401 invalid API key", fatal: true }, lastError: "401 invalid API key", cause: { kind: "auth" }, eventsReceived: 0, transport: "websocket", nextRetryAtMs: null },
+        { account: "topics", provider: "bivariant", state: { state: "subscribed" }, lastError: null, cause: null, eventsReceived: 33, transport: "sse", nextRetryAtMs: null },
       ],
       unreadUrgent: events.filter((e) => e.tier === "urgent" && !e.read).length,
       paused,

@@ -153,6 +153,27 @@ pub enum ConfigError {
     Invalid { index: usize, name: String, field: &'static str, problem: String },
 }
 
+/// Fields that would hold a key: refused with advice, never echoed.
+const SECRET_FIELDS: [&str; 5] = ["key", "api_key", "token", "secret", "password"];
+
+/// An account table of `text` that tries to keep a key in the file, found by its
+/// field names (the TOML's structure, not the parser's error text).
+fn secret_field(text: &str) -> Option<ConfigError> {
+    let table: toml::Table = text.parse().ok()?;
+    let accounts = table.get("accounts")?.as_array()?;
+    accounts.iter().enumerate().find_map(|(i, a)| {
+        let a = a.as_table()?;
+        let field = SECRET_FIELDS.into_iter().find(|f| a.contains_key(*f))?;
+        let name = a.get("name").and_then(|n| n.as_str()).unwrap_or("?").to_owned();
+        Some(ConfigError::Invalid {
+            index: i + 1,
+            problem: format!("keys are never kept in the config file: store it with `tocsin key set {name}`"),
+            name,
+            field,
+        })
+    })
+}
+
 impl Config {
     /// The file inside `config_dir`.
     pub fn path(config_dir: &Path) -> PathBuf {
@@ -173,11 +194,7 @@ impl Config {
     /// Parses and validates config text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| {
-            let mut reason = e.message().to_owned();
-            if reason.contains("unknown field") && ["`key`", "`api_key`", "`token`", "`secret`", "`password`"].iter().any(|f| reason.contains(f)) {
-                reason.push_str(". Keys are never kept in the config file: store them with `tocsin key set ACCOUNT`");
-            }
-            ConfigError::Parse { path: origin.to_owned(), reason }
+            secret_field(text).unwrap_or_else(|| ConfigError::Parse { path: origin.to_owned(), reason: e.message().to_owned() })
         })?;
         config.validate()?;
         Ok(config)

@@ -122,10 +122,11 @@ pub async fn test_key(account: &AccountConfig) -> KeyTest {
     let mut config = account.clone();
     // One attempt, no retries: the verdict is the first answer.
     config.backoff.max_attempts = 1;
+    let (_tx, outgoing) = mpsc::channel(1);
     let task = if account.is_direct_nats() {
-        tokio::spawn(tocsin_supervisor::nats::run_nats(crate::nats_connection_for(&config), sink, status_tx, cancel.clone()))
+        let conn = crate::nats_connection_for(&config, outgoing);
+        tokio::spawn(tocsin_supervisor::nats::run_nats(conn, sink, status_tx, cancel.clone()))
     } else {
-        let (_tx, outgoing) = mpsc::channel(1);
         let conn = match crate::connection_with(&config, None, outgoing) {
             Ok(c) => c,
             Err(e) => return KeyTest { ok: false, message: e.to_string() },

@@ -261,7 +261,7 @@ impl Engine {
             dirty: Notify::new(),
         });
         let cancel = CancellationToken::new();
-        let outgoing = ackers.clone();
+        let mut outgoing = ackers.clone();
         let pipeline = pipeline::spawn(store.clone(), shared.clone(), event_rx, notifier.clone(), ackers, first_id);
         let mut supervisors = Vec::new();
         for (conn, status_tx) in connections.into_iter().zip(status_senders) {
@@ -270,7 +270,10 @@ impl Engine {
         }
         for (account, status_tx) in nats_accounts.into_iter().zip(nats_status) {
             tokio::spawn(watch_status(status_tx.subscribe(), shared.clone()));
-            let mut conn = nats_connection_for(account);
+            // Reconnect and commands reach NATS accounts like every other.
+            let (outgoing_tx, outgoing_rx) = mpsc::channel(OUTGOING_QUEUE);
+            outgoing.insert(account.name.clone(), outgoing_tx);
+            let mut conn = nats_connection_for(account, outgoing_rx);
             conn.resume_at_ms = store.connected_until(&account.name).await?;
             supervisors.push(tokio::spawn(tocsin_supervisor::nats::run_nats(conn, event_tx.clone(), status_tx, cancel.clone())));
         }
@@ -574,7 +577,10 @@ fn names_setting(account: &str) -> String {
 }
 
 /// The direct NATS connection for a topic-platform `account` with a `nats://` URL.
-pub(crate) fn nats_connection_for(account: &AccountConfig) -> tocsin_supervisor::nats::NatsConnection {
+pub(crate) fn nats_connection_for(
+    account: &AccountConfig,
+    outgoing: mpsc::Receiver<Outgoing>,
+) -> tocsin_supervisor::nats::NatsConnection {
     let name = account.name.clone();
     let keys = KeyStore::new();
     let token: KeySource = Arc::new(move || keys.get(&name).map_err(|e| e.to_string()));
@@ -586,6 +592,7 @@ pub(crate) fn nats_connection_for(account: &AccountConfig) -> tocsin_supervisor:
         backoff: account.backoff.to_backoff(),
         ca_file: account.ca_file.as_ref().map(PathBuf::from),
         resume_at_ms: None,
+        outgoing,
     }
 }
 

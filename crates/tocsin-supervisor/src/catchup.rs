@@ -17,7 +17,8 @@ use tocsin_model::{now_ms, Event};
 use tocsin_providers::{CatchUp, CatchUpError, CatchUpFrom, Session};
 
 use crate::throttle::{clip, nests_deeper_than};
-use crate::{gap_event, rest_read, Connection, MAX_NESTING};
+use crate::rest::rest_read;
+use crate::{gap_event, Connection, MAX_NESTING};
 
 /// How far before the moment the account was last known connected a REST listing
 /// starts: the server may have stopped sending earlier than the client could tell.

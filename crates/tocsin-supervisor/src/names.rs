@@ -9,7 +9,8 @@ use std::time::Duration;
 use tocsin_model::{now_ms, Event};
 use tocsin_providers::Session;
 
-use crate::{rest_read, Connection};
+use crate::rest::rest_read;
+use crate::Connection;
 
 /// How long one lookup may take before the event goes on without it.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);

@@ -1,55 +1,55 @@
 //! A direct NATS source for the topic platform ("Bivariant", PROTOCOLS.md section
 //! 5), for self-hosted deployments where the platform's NATS bus is reachable: the
-//! same topics as the WebSocket adapter, without the gateway in between.
+//! same topics as the WebSocket adapter, without the gateway in between. It is a
+//! transport under the [driver](crate::driver), like the WebSocket: the driver's
+//! backoff, fatal stop-until-reconnect, Reconnect and gap entries apply to it.
 //!
-//! Owns: one NATS client per account (async-nats, core pub/sub only; `nats://`, or
-//! `tls://` through rustls with `ring`), topic validation before anything is
-//! subscribed, one NATS subscription per pattern, delivering a message that matches
-//! several patterns once (listing the first configured pattern that matches, as the
-//! gateway does), and the connection state machine: connecting → open → subscribed,
-//! then reconnecting(attempt, delay) ↔ subscribed while async-nats reconnects and
-//! re-subscribes by itself (paced by the account's [`Backoff`]), and closed(reason,
-//! fatal) on a refused token, an invalid topic, or after `max_attempts`. Subscribed
-//! is only reported once the server has confirmed the subscriptions (a round trip
-//! on a private inbox subject), so nothing published after it is missed.
+//! Owns: one NATS client per connection (async-nats, core pub/sub only;
+//! `nats://`, or `tls://` through rustls with `ring`), topic validation before
+//! anything is subscribed, one NATS subscription per pattern, delivering a message
+//! that matches several patterns once (listing the first configured pattern that
+//! matches, as the gateway does), and Subscribed only once the server has
+//! confirmed the subscriptions (a round trip on a private inbox subject), so
+//! nothing published after it is missed. async-nats's own reconnect loop is held to
+//! a single immediate attempt (`max_reconnects(1)`); a lost connection ends the
+//! attempt and the driver connects a fresh client, so a dropped client never keeps
+//! a reconnect loop alive.
 //!
 //! Must not: decode events itself (each message becomes the WebSocket gateway's
 //! `event` frame and goes through [`tocsin_providers::bivariant::decode`]), store,
 //! classify or notify, publish on the platform's subjects, or log message content
 //! or the token. Core NATS is at-most-once: events published while disconnected are
 //! lost, so every reconnect leaves a gap entry, as for the WebSocket adapter. The
-//! sink is awaited like the WebSocket supervisor's, but the bus cannot be slowed
-//! down: when async-nats's per-subscription buffer (64 Ki messages) overflows it
-//! drops messages, which is reported as a gap and in `last_error`. Order is kept
-//! per subject, not across subjects that match different patterns. A client given
-//! up while async-nats is reconnecting cannot be stopped from outside; its
-//! reconnect loop is parked (no further connection attempts) instead.
+//! sink is awaited like the WebSocket's, but the bus cannot be slowed down: when
+//! async-nats's per-subscription buffer (64 Ki messages) overflows it drops
+//! messages, which is reported as a gap and in `last_error`. Order is kept per
+//! subject, not across subjects that match different patterns. The bus is
+//! read-only here: a reply is refused, and marking read stays local.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::connection::State;
-use async_nats::{Auth, AuthError, Client, ClientError, ConnectErrorKind, ConnectOptions, Message, ServerError};
+use async_nats::{Auth, AuthError, Client, ConnectErrorKind, ConnectOptions, Message, ServerError};
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
-use tokio::time::{timeout, Instant};
+use tokio::time::{sleep_until, timeout, Instant};
 use tokio_util::sync::CancellationToken;
 use tocsin_model::{now_ms, Event, Provider};
 use tocsin_providers::{bivariant, fingerprint, topics, Inbound, Session};
 
-use crate::{gap_event, AccountStatus, Backoff, ConnState, KeySource};
+use crate::driver::{Cause, Clocks, Ended, Failure, Link, Retry, Transport};
+use crate::{catchup, AccountStatus, Backoff, ConnState, KeySource, Outgoing};
 
 /// How long one connection attempt (TCP, TLS and the NATS handshake) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the server has to confirm the subscriptions.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
-/// What async-nats is told to wait before its next reconnect attempt once this
-/// client has been given up: async-nats cannot be stopped while it is reconnecting
-/// (dropping the client does not reach its reconnect loop), so it is parked instead.
-const PARKED: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+/// How often async-nats pings the server; two unanswered pings end the connection,
+/// so a half-open one is found within a minute.
+const PING_EVERY: Duration = Duration::from_secs(30);
+/// How often the connection looks for a wake from sleep.
+const WAKE_CHECK: Duration = Duration::from_secs(30);
 /// How many recent deliveries are remembered to drop the copies a message matching
 /// several patterns arrives as (they arrive back to back).
 const RECENT: usize = 1024;
@@ -60,7 +60,7 @@ pub struct NatsConnection {
     /// `nats://host:port` (or `tls://host:port`).
     pub url: String,
     /// The server's authorization token, asked again before every connection
-    /// attempt, including async-nats's own reconnects (a rotated token is picked up).
+    /// attempt (a rotated token is picked up).
     pub token: Option<KeySource>,
     /// Topic patterns, with NATS wildcards (`*` one token, `>` the rest).
     pub topics: Vec<String>,
@@ -71,90 +71,64 @@ pub struct NatsConnection {
     /// When this account was last known connected (the app stopped since): what was
     /// published meanwhile is missed, and the first connection writes a gap entry.
     pub resume_at_ms: Option<i64>,
+    /// What the engine and the user ask of this account (Reconnect; commands are refused).
+    pub outgoing: mpsc::Receiver<Outgoing>,
 }
 
 /// Something async-nats reported from its own tasks.
 #[derive(Debug)]
 enum Signal {
     Nats(async_nats::Event),
-    /// async-nats is about to wait `delay` before reconnect attempt `attempt`.
-    Retrying { attempt: u32, delay: Duration },
-    /// The token could not be read for a (re)connect.
+    /// The token could not be read for a connection.
     KeyError(String),
 }
 
-/// How one client's life ended.
-#[derive(Debug)]
-enum Ended {
-    Shutdown,
-    SinkClosed,
-    Fatal(String),
-    Retry { reason: String, was_up_for: Duration },
-}
-
-/// Runs `conn` until `shutdown` fires or a fatal error. Events go to `sink`; the
-/// state goes to `status`.
+/// Runs `conn` until `shutdown` fires. Events go to `sink`; the state goes to
+/// `status`. A fatal error stops the account until [`Outgoing::Reconnect`].
 pub async fn run_nats(
-    conn: NatsConnection,
+    mut conn: NatsConnection,
     sink: mpsc::Sender<Event>,
     status: watch::Sender<AccountStatus>,
     shutdown: CancellationToken,
 ) {
-    if let Err(reason) = check(&conn) {
-        close_fatal(&conn.account, &status, reason);
-        return;
-    }
     // TLS for tls:// (rustls has no process-wide provider by default), verified
     // like the WebSocket's: the platform's verifier, plus the account's CA file.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let tls = match crate::tls::client_config(conn.ca_file.as_deref()) {
-        Ok(config) => config,
-        Err(reason) => {
-            close_fatal(&conn.account, &status, reason);
-            return;
-        }
+    let (_, closed) = mpsc::channel(1);
+    let link = Link {
+        account: conn.account.clone(),
+        provider: Provider::Bivariant,
+        backoff: conn.backoff,
+        sink,
+        status,
+        shutdown,
+        outgoing: std::mem::replace(&mut conn.outgoing, closed),
+        away: catchup::Away { cursor: None, since: conn.resume_at_ms },
     };
     let log_url = redact_userinfo(&conn.url);
-    let mut attempt: u32 = 0;
-    let mut down_since: Option<i64> = conn.resume_at_ms;
-    loop {
-        set_state(&status, ConnState::Connecting);
-        let ended = client_life(&conn, &tls, &log_url, &mut down_since, &sink, &status, &shutdown).await;
-        let reason = match ended {
-            Ended::Shutdown | Ended::SinkClosed => {
-                set_state(&status, ConnState::Closed { reason: "stopped".into(), fatal: false });
-                return;
-            }
-            Ended::Fatal(reason) => {
-                close_fatal(&conn.account, &status, reason);
-                return;
-            }
-            Ended::Retry { reason, was_up_for } => {
-                if was_up_for >= conn.backoff.stable_after {
-                    attempt = 0;
-                }
-                reason
-            }
+    crate::driver::drive(Nats { conn, log_url, tls: None }, link).await;
+}
+
+/// The NATS transport.
+struct Nats {
+    conn: NatsConnection,
+    log_url: String,
+    tls: Option<rustls::ClientConfig>,
+}
+
+impl Transport for Nats {
+    fn prepare(&mut self) -> Result<(), Failure> {
+        check(&self.conn).map_err(|r| Failure::new(Cause::Config, r))?;
+        let tls = crate::tls::client_config(self.conn.ca_file.as_deref()).map_err(|r| Failure::new(Cause::Config, r))?;
+        self.tls = Some(tls);
+        Ok(())
+    }
+
+    async fn attempt(&mut self, link: &mut Link) -> Ended {
+        let Some(tls) = self.tls.clone() else {
+            return Ended::fatal(Cause::Config, "the connection was not set up");
         };
-        down_since.get_or_insert_with(now_ms);
-        attempt += 1;
-        if conn.backoff.max_attempts != 0 && attempt > conn.backoff.max_attempts {
-            close_fatal(&conn.account, &status, format!("gave up after {} attempts: {reason}", conn.backoff.max_attempts));
-            return;
-        }
-        let delay = conn.backoff.delay(attempt, rand::random::<f64>());
-        tracing::info!(account = %conn.account, attempt, delay_ms = delay.as_millis() as u64, "reconnecting to NATS: {reason}");
-        status.send_modify(|s| {
-            s.last_error = Some(reason.clone());
-            s.state = ConnState::Reconnecting { attempt, delay_ms: delay.as_millis() as u64 };
-        });
-        tokio::select! {
-            _ = shutdown.cancelled() => {
-                set_state(&status, ConnState::Closed { reason: "stopped".into(), fatal: false });
-                return;
-            }
-            _ = tokio::time::sleep(delay) => {}
-        }
+        self.client_life(&tls, link).await
     }
 }
 
@@ -175,18 +149,6 @@ fn check(conn: &NatsConnection) -> Result<(), String> {
     Ok(())
 }
 
-fn set_state(status: &watch::Sender<AccountStatus>, state: ConnState) {
-    status.send_modify(|s| s.state = state);
-}
-
-fn close_fatal(account: &str, status: &watch::Sender<AccountStatus>, reason: String) {
-    tracing::warn!(account = %account, "NATS connection stopped: {reason}");
-    status.send_modify(|s| {
-        s.last_error = Some(reason.clone());
-        s.state = ConnState::Closed { reason, fatal: true };
-    });
-}
-
 /// `nats://user:pass@host:4222` → `nats://<redacted>@host:4222`.
 fn redact_userinfo(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -199,54 +161,32 @@ fn redact_userinfo(url: &str) -> String {
     }
 }
 
-fn auth_refused(has_token: bool) -> String {
-    if has_token {
-        "the NATS server rejected the token (authorization violation); set a valid token for this account".into()
-    } else {
-        "the NATS server requires authorization and no token is set for this account".into()
-    }
+fn auth_refused(has_token: bool) -> Ended {
+    Ended::fatal(
+        Cause::Auth,
+        if has_token {
+            "the NATS server rejected the token (authorization violation); set a valid token for this account"
+        } else {
+            "the NATS server requires authorization and no token is set for this account"
+        },
+    )
 }
 
-/// Flags shared with async-nats's callbacks.
-#[derive(Clone, Default)]
-struct Flags {
-    /// The first connect succeeded: later delay callbacks are reconnects.
-    established: Arc<AtomicBool>,
-    /// The client was given up (shutdown, fatal error): never connect again.
-    stopped: Arc<AtomicBool>,
-}
-
-/// Sets [`Flags::stopped`] however [`client_life`] returns.
-struct StopOnDrop(Arc<AtomicBool>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
-
-fn options(
-    conn: &NatsConnection,
-    tls: &rustls::ClientConfig,
-    signals: &mpsc::UnboundedSender<Signal>,
-    flags: &Flags,
-) -> ConnectOptions {
-    let mut options = match &conn.token {
+fn options(conn: &NatsConnection, tls: &rustls::ClientConfig, signals: &mpsc::UnboundedSender<Signal>) -> ConnectOptions {
+    let options = match &conn.token {
         Some(key) => {
-            let (key, signals, stopped) = (key.clone(), signals.clone(), flags.stopped.clone());
+            let (key, signals) = (key.clone(), signals.clone());
             ConnectOptions::with_auth_callback(move |_nonce| {
-                // Not even the key is read once the client has been given up.
-                let read = (!stopped.load(Ordering::SeqCst)).then(|| key());
+                let read = key();
                 let signals = signals.clone();
                 async move {
                     match read {
-                        None => Err(AuthError::new("stopped")),
-                        Some(Ok(token)) => {
+                        Ok(token) => {
                             let mut auth = Auth::new();
                             auth.token = Some(token.expose().clone());
                             Ok(auth)
                         }
-                        Some(Err(e)) => {
+                        Err(e) => {
                             let _ = signals.send(Signal::KeyError(e.clone()));
                             Err(AuthError::new(e))
                         }
@@ -257,205 +197,159 @@ fn options(
         None => ConnectOptions::new(),
     };
     let events = signals.clone();
-    let retrying = signals.clone();
-    let flags = flags.clone();
-    let backoff = conn.backoff;
-    options = options
+    options
         .tls_client_config(tls.clone())
         .name(format!("tocsin ({})", conn.account))
         .connection_timeout(CONNECT_TIMEOUT)
+        .ping_interval(PING_EVERY)
         // The platform's cluster may advertise internal addresses.
         .ignore_discovered_servers()
-        .max_reconnects(match backoff.max_attempts {
-            0 => None,
-            n => Some(n as usize),
-        })
+        // One immediate try of its own, then the client gives up and the driver
+        // (with the account's backoff) connects a fresh one.
+        .max_reconnects(1)
+        .reconnect_delay_callback(|_| Duration::ZERO)
         .event_callback(move |event| {
             let _ = events.send(Signal::Nats(event));
             async {}
         })
-        // async-nats counts attempts from 1 after every disconnect: the first is
-        // immediate, the next ones follow the account's backoff.
-        .reconnect_delay_callback(move |attempts| {
-            if flags.stopped.load(Ordering::SeqCst) {
-                return PARKED;
-            }
-            let attempt = u32::try_from(attempts).unwrap_or(u32::MAX);
-            let delay = match attempt {
-                0 | 1 => Duration::ZERO,
-                n => backoff.delay(n - 1, rand::random::<f64>()),
-            };
-            // The first connect also asks (attempt 1); only reconnects are reported.
-            if flags.established.load(Ordering::SeqCst) {
-                let _ = retrying.send(Signal::Retrying { attempt, delay });
-            }
-            delay
-        });
-    options
 }
 
-/// One async-nats client, from connect until it is given up.
-async fn client_life(
-    conn: &NatsConnection,
-    tls: &rustls::ClientConfig,
-    log_url: &str,
-    down_since: &mut Option<i64>,
-    sink: &mpsc::Sender<Event>,
-    status: &watch::Sender<AccountStatus>,
-    shutdown: &CancellationToken,
-) -> Ended {
-    let (signals_tx, mut signals) = mpsc::unbounded_channel();
-    let flags = Flags::default();
-    let _stop = StopOnDrop(flags.stopped.clone());
-    let options = options(conn, tls, &signals_tx, &flags);
-    drop(signals_tx);
-    let has_token = conn.token.is_some();
-    let connected = tokio::select! {
-        _ = shutdown.cancelled() => return Ended::Shutdown,
-        r = options.connect(conn.url.as_str()) => r,
-    };
-    let client = match connected {
-        Ok(client) => client,
-        Err(e) => {
-            while let Ok(signal) = signals.try_recv() {
-                if let Signal::KeyError(reason) = signal {
-                    return Ended::Fatal(reason);
+impl Nats {
+    /// One async-nats client, from connect until the connection is lost or given up.
+    async fn client_life(&self, tls: &rustls::ClientConfig, link: &mut Link) -> Ended {
+        let conn = &self.conn;
+        let log_url = self.log_url.as_str();
+        let (signals_tx, mut signals) = mpsc::unbounded_channel();
+        let options = options(conn, tls, &signals_tx);
+        drop(signals_tx);
+        let has_token = conn.token.is_some();
+        let connected = tokio::select! {
+            _ = link.shutdown.cancelled() => return Ended::Shutdown,
+            r = options.connect(conn.url.as_str()) => r,
+        };
+        let client = match connected {
+            Ok(client) => client,
+            Err(e) => {
+                while let Ok(signal) = signals.try_recv() {
+                    if let Signal::KeyError(reason) = signal {
+                        return Ended::fatal(Cause::Auth, reason);
+                    }
                 }
+                let reason = format!("cannot reach the NATS server at {log_url}: {e}");
+                return match e.kind() {
+                    ConnectErrorKind::AuthorizationViolation => auth_refused(has_token),
+                    ConnectErrorKind::Authentication => {
+                        Ended::fatal(Cause::Auth, format!("signing in to the NATS server failed: {e}"))
+                    }
+                    ConnectErrorKind::ServerParse => {
+                        Ended::fatal(Cause::Config, format!("the NATS URL {log_url} is not valid: {e}"))
+                    }
+                    ConnectErrorKind::TimedOut => Ended::retry(Cause::Timeout, reason),
+                    ConnectErrorKind::Tls => Ended::retry(Cause::Tls, reason),
+                    ConnectErrorKind::Dns | ConnectErrorKind::Io | ConnectErrorKind::MaxReconnects => {
+                        Ended::retry(Cause::Network, reason)
+                    }
+                };
             }
-            return match e.kind() {
-                ConnectErrorKind::AuthorizationViolation => Ended::Fatal(auth_refused(has_token)),
-                ConnectErrorKind::Authentication => Ended::Fatal(format!("signing in to the NATS server failed: {e}")),
-                ConnectErrorKind::ServerParse => Ended::Fatal(format!("the NATS URL {log_url} is not valid: {e}")),
-                _ => Ended::Retry { reason: format!("cannot reach the NATS server at {log_url}: {e}"), was_up_for: Duration::ZERO },
-            };
-        }
-    };
-    flags.established.store(true, Ordering::SeqCst);
-    let opened_at = Instant::now();
-    tracing::info!(account = %conn.account, url = %log_url, "connected to NATS");
-    status.send_modify(|s| {
-        s.state = ConnState::Open;
-        s.last_error = None;
-    });
-    let up = |reason: String| Ended::Retry { reason, was_up_for: opened_at.elapsed() };
+        };
+        let opened_at = Instant::now();
+        tracing::info!(account = %conn.account, url = %log_url, "connected to NATS");
+        link.set_up(ConnState::Open);
+        let up = |cause: Cause, reason: String| {
+            Ended::Retry(Retry { failure: Failure::new(cause, reason), min_delay: None, was_up_for: opened_at.elapsed(), immediate: false })
+        };
 
-    let mut subscribers = Vec::with_capacity(conn.topics.len());
-    for (index, topic) in conn.topics.iter().enumerate() {
-        match client.subscribe(topic.clone()).await {
-            Ok(s) => subscribers.push(s.map(move |m| (index, m))),
-            Err(e) => return up(format!("cannot subscribe to {topic}: {e}")),
+        let mut subscribers = Vec::with_capacity(conn.topics.len());
+        for (index, topic) in conn.topics.iter().enumerate() {
+            match client.subscribe(topic.clone()).await {
+                Ok(s) => subscribers.push(s.map(move |m| (index, m))),
+                Err(e) => return up(Cause::Network, format!("cannot subscribe to {topic}: {e}")),
+            }
         }
-    }
-    let mut messages = futures_util::stream::select_all(subscribers);
-    tokio::select! {
-        _ = shutdown.cancelled() => return Ended::Shutdown,
-        confirmed = confirm(&client) => if !confirmed {
-            tracing::debug!(account = %conn.account, "the NATS server did not confirm the subscriptions in time");
-        }
-    }
-    set_state(status, ConnState::Subscribed);
-    if note_gap(&conn.account, down_since, sink).await.is_err() {
-        return Ended::SinkClosed;
-    }
-
-    let session = Session::new(&conn.account);
-    let mut recent = Recent::default();
-    // Set while async-nats is reconnecting: its Connected event then means "back".
-    let mut reconnecting = false;
-    // Set while messages are being dropped for want of buffer room (one gap entry each time).
-    let mut dropping = false;
-    loop {
+        let mut messages = futures_util::stream::select_all(subscribers);
         tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => return Ended::Shutdown,
-            Some(signal) = signals.recv() => match signal {
-                Signal::KeyError(reason) => return Ended::Fatal(reason),
-                Signal::Retrying { attempt, delay } => {
-                    reconnecting = true;
-                    down_since.get_or_insert_with(now_ms);
-                    tracing::info!(account = %conn.account, attempt, delay_ms = delay.as_millis() as u64, "reconnecting to NATS");
-                    set_state(status, ConnState::Reconnecting { attempt, delay_ms: delay.as_millis() as u64 });
-                }
-                Signal::Nats(event) => match event {
-                    async_nats::Event::Disconnected => {
-                        reconnecting = true;
-                        down_since.get_or_insert_with(now_ms);
+            _ = link.shutdown.cancelled() => return Ended::Shutdown,
+            confirmed = confirm(&client) => if !confirmed {
+                tracing::debug!(account = %conn.account, "the NATS server did not confirm the subscriptions in time");
+            }
+        }
+        link.set_state(ConnState::Subscribed);
+        if link.note_gap("core NATS does not resend what was published while Tocsin was not connected").await.is_err() {
+            return Ended::SinkClosed;
+        }
+
+        let session = Session::new(&conn.account);
+        let mut recent = Recent::default();
+        let mut clocks = Clocks::new();
+        let mut wake_check_at = Instant::now() + WAKE_CHECK;
+        // Set while messages are being dropped for want of buffer room (one gap entry each time).
+        let mut dropping = false;
+        loop {
+            tokio::select! {
+                biased;
+                _ = link.shutdown.cancelled() => return Ended::Shutdown,
+                Some(signal) = signals.recv() => match signal {
+                    Signal::KeyError(reason) => return Ended::fatal(Cause::Auth, reason),
+                    Signal::Nats(async_nats::Event::Disconnected) => {
                         tracing::info!(account = %conn.account, "lost the NATS connection");
-                        status.send_modify(|s| {
-                            s.last_error = Some(format!("lost the connection to the NATS server at {log_url}; reconnecting"));
-                            if !matches!(s.state, ConnState::Reconnecting { .. }) {
-                                s.state = ConnState::Reconnecting { attempt: 1, delay_ms: 0 };
-                            }
-                        });
+                        return up(Cause::Network, format!("lost the connection to the NATS server at {log_url}"));
                     }
-                    async_nats::Event::Connected if reconnecting => {
-                        // async-nats re-subscribes by itself; wait until the server has them.
-                        let confirmed = tokio::select! {
-                            _ = shutdown.cancelled() => return Ended::Shutdown,
-                            c = confirm(&client) => c,
-                        };
-                        if confirmed || client.connection_state() == State::Connected {
-                            reconnecting = false;
-                            tracing::info!(account = %conn.account, "reconnected to NATS");
-                            status.send_modify(|s| {
-                                s.state = ConnState::Subscribed;
-                                s.last_error = None;
-                            });
-                            if note_gap(&conn.account, down_since, sink).await.is_err() {
-                                return Ended::SinkClosed;
-                            }
-                        }
+                    Signal::Nats(async_nats::Event::ServerError(ServerError::AuthorizationViolation)) => {
+                        return auth_refused(has_token);
                     }
-                    async_nats::Event::ClientError(ClientError::MaxReconnects) => {
-                        let last = status.borrow().last_error.clone().unwrap_or_else(|| "the server is unreachable".into());
-                        return Ended::Fatal(format!("gave up after {} attempts: {last}", conn.backoff.max_attempts));
-                    }
-                    async_nats::Event::ClientError(ClientError::Other(e))
-                        if e == ConnectErrorKind::AuthorizationViolation.to_string() =>
-                    {
-                        return Ended::Fatal(auth_refused(has_token));
-                    }
-                    async_nats::Event::ClientError(ClientError::Other(e)) => {
-                        status.send_modify(|s| s.last_error = Some(format!("cannot reach the NATS server at {log_url}: {e}")));
-                    }
-                    async_nats::Event::ServerError(ServerError::AuthorizationViolation) => {
-                        return Ended::Fatal(auth_refused(has_token));
-                    }
-                    async_nats::Event::SlowConsumer(_) | async_nats::Event::ServerError(ServerError::SlowConsumer(_)) => {
+                    Signal::Nats(async_nats::Event::SlowConsumer(_) | async_nats::Event::ServerError(ServerError::SlowConsumer(_))) => {
                         if !dropping {
                             dropping = true;
                             tracing::warn!(account = %conn.account, "NATS messages were dropped: events arrive faster than they are stored");
-                            status.send_modify(|s| s.last_error = Some("some events were dropped: they arrived faster than Tocsin could store them".into()));
-                            if sink.send(gap_event(&conn.account, Provider::Bivariant, None, now_ms(), "they arrived faster than Tocsin could store them and NATS dropped some")).await.is_err() {
+                            link.note("some events were dropped: they arrived faster than Tocsin could store them");
+                            if link.gap(None, "they arrived faster than Tocsin could store them and NATS dropped some").await.is_err() {
                                 return Ended::SinkClosed;
                             }
                         }
                     }
-                    async_nats::Event::ServerError(ServerError::Other(e)) => {
+                    Signal::Nats(async_nats::Event::ServerError(ServerError::Other(e))) => {
                         tracing::warn!(account = %conn.account, "NATS server error: {e}");
-                        status.send_modify(|s| s.last_error = Some(format!("the NATS server reported: {e}")));
+                        link.note(format!("the NATS server reported: {e}"));
                     }
-                    async_nats::Event::LameDuckMode => {
+                    Signal::Nats(async_nats::Event::LameDuckMode) => {
                         tracing::info!(account = %conn.account, "the NATS server is shutting down (lame duck mode)");
                     }
-                    async_nats::Event::Connected
-                    | async_nats::Event::Draining
-                    | async_nats::Event::Closed
-                    | async_nats::Event::ClientError(_) => {}
+                    Signal::Nats(_) => {}
                 },
-            },
-            next = messages.next() => {
-                let Some((index, message)) = next else {
-                    return up("the NATS client closed".into());
-                };
-                dropping = false;
-                let Some(event) = decode_message(&session, &conn.topics, index, &message, &mut recent, &conn.account) else {
-                    continue;
-                };
-                if sink.send(event).await.is_err() {
-                    return Ended::SinkClosed;
+                _ = sleep_until(wake_check_at) => {
+                    wake_check_at = Instant::now() + WAKE_CHECK;
+                    if clocks.slept() {
+                        tracing::info!(account = %conn.account, "the computer woke from sleep: reconnecting now");
+                        return Ended::again_now("the computer woke from sleep; reconnecting");
+                    }
                 }
-                status.send_modify(|s| s.events_received += 1);
+                Some(out) = link.outgoing.recv() => match out {
+                    Outgoing::Reconnect => {
+                        tracing::info!(account = %conn.account, "reconnecting to NATS, as asked");
+                        return Ended::again_now("reconnecting, as asked");
+                    }
+                    // The bus has no read state: marking read is Tocsin's own business.
+                    Outgoing::Command { command: tocsin_providers::Command::MarkRead { .. }, reply } => {
+                        let _ = reply.send(Ok(()));
+                    }
+                    Outgoing::Command { reply, .. } => {
+                        let _ = reply.send(Err("this account reads the NATS bus directly, which is read-only here; \
+                            reply in the platform itself".into()));
+                    }
+                    Outgoing::Ack(_) => {}
+                },
+                next = messages.next() => {
+                    let Some((index, message)) = next else {
+                        return up(Cause::Network, "the NATS client closed".into());
+                    };
+                    dropping = false;
+                    let Some(event) = decode_message(&session, &conn.topics, index, &message, &mut recent, &conn.account) else {
+                        continue;
+                    };
+                    if link.deliver(event).await.is_err() {
+                        return Ended::SinkClosed;
+                    }
+                }
             }
         }
     }
@@ -474,15 +368,6 @@ async fn confirm(client: &Client) -> bool {
     let confirmed = matches!(timeout(CONFIRM_TIMEOUT, probe.next()).await, Ok(Some(_)));
     let _ = probe.unsubscribe().await;
     confirmed
-}
-
-/// After a reconnect, the history gets a gap entry covering the time the
-/// connection was down (core NATS does not replay).
-async fn note_gap(account: &str, down_since: &mut Option<i64>, sink: &mpsc::Sender<Event>) -> Result<(), ()> {
-    if let Some(from) = down_since.take() {
-        sink.send(gap_event(account, Provider::Bivariant, Some(from), now_ms(), "core NATS does not resend what was published while Tocsin was not connected")).await.map_err(|_| ())?;
-    }
-    Ok(())
 }
 
 /// Recently delivered (subject, event id) keys.
@@ -620,6 +505,7 @@ mod tests {
             backoff: Backoff::default(),
             ca_file: None,
             resume_at_ms: None,
+            outgoing: mpsc::channel(1).1,
         };
         assert!(check(&conn("nats://h:4222", "events.o.>")).is_ok());
         assert!(check(&conn("ws://h", "events.o.>")).unwrap_err().contains("nats://"));

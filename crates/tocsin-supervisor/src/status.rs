@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use tocsin_model::Provider;
+
+use crate::driver::Cause;
 use ts_rs::TS;
 
 /// The connection state machine of PROTOCOLS.md section 6.
@@ -48,6 +50,9 @@ pub struct AccountStatus {
     pub provider: Provider,
     pub state: ConnState,
     pub last_error: Option<String>,
+    /// What the last error was, for code (the words are in `last_error`).
+    #[serde(default)]
+    pub cause: Option<Cause>,
     #[ts(type = "number")]
     pub events_received: u64,
     /// `websocket`, or `sse` while on a provider's SSE fallback.
@@ -66,6 +71,7 @@ impl AccountStatus {
             provider,
             state: ConnState::Connecting,
             last_error: None,
+            cause: None,
             next_retry_at_ms: None,
             events_received: 0,
             transport: "websocket".into(),

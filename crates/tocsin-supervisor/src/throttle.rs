@@ -1,6 +1,7 @@
 //! Per-connection rate limits: a token bucket that paces reading a socket, so a
-//! flooding server cannot starve the rest of the app, and a limiter for repeated
-//! warnings, so a hostile server cannot fill the log.
+//! flooding server cannot starve the rest of the app (governor's GCRA on tokio's
+//! clock), and a limiter for repeated warnings, so a hostile server cannot fill
+//! the log.
 //!
 //! Nothing is dropped: when the bucket is empty the supervisor stops reading the
 //! socket until a token is back (the kernel's buffers fill, then TCP flow control
@@ -32,50 +33,74 @@ impl RateLimit {
     }
 }
 
-/// A token bucket for one connection.
-#[derive(Debug)]
+/// governor's clock for tokio's time (so `tokio::time::pause` drives it in tests).
+#[derive(Debug, Clone, Copy, Default)]
+struct TokioClock;
+
+impl governor::clock::Clock for TokioClock {
+    type Instant = std::time::Instant;
+
+    fn now(&self) -> std::time::Instant {
+        Instant::now().into_std()
+    }
+}
+
+type Limiter = governor::RateLimiter<governor::state::NotKeyed, governor::state::InMemoryState, TokioClock>;
+
+/// A token bucket for one connection: `governor`'s GCRA limiter, plus when the
+/// flood started and ended (for the status note), which governor does not tell.
 pub(crate) struct Bucket {
     limit: RateLimit,
-    tokens: f64,
-    last: Instant,
+    /// `None`: no limit.
+    limiter: Option<Limiter>,
+    /// A token is held for the next frame (taken before the read, spent by it).
+    granted: bool,
+    /// When the last token was granted.
+    last_grant: Instant,
     /// Reading has been slowed since the bucket last ran dry (and not refilled).
     throttled: bool,
 }
 
+impl std::fmt::Debug for Bucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bucket").field("limit", &self.limit).field("throttled", &self.throttled).finish()
+    }
+}
+
 impl Bucket {
     pub(crate) fn new(limit: RateLimit, now: Instant) -> Bucket {
-        Bucket { limit, tokens: f64::from(limit.burst.max(1)), last: now, throttled: false }
-    }
-
-    fn refill(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * f64::from(self.limit.per_sec)).min(f64::from(self.limit.burst.max(1)));
+        let limiter = std::num::NonZeroU32::new(limit.per_sec).map(|per_sec| {
+            let burst = std::num::NonZeroU32::new(limit.burst.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+            governor::RateLimiter::direct_with_clock(governor::Quota::per_second(per_sec).allow_burst(burst), TokioClock)
+        });
+        Bucket { limit, limiter, granted: false, last_grant: now, throttled: false }
     }
 
     /// `None` when a frame may be read now; otherwise when the next one may be.
     /// The first time the bucket runs dry, [`Bucket::became_throttled`] turns true.
     pub(crate) fn wait(&mut self, now: Instant) -> Option<Instant> {
-        if self.limit.per_sec == 0 {
+        let limiter = self.limiter.as_ref()?;
+        if self.granted {
             return None;
         }
-        self.refill(now);
-        if self.tokens >= 1.0 {
-            return None;
+        match limiter.check() {
+            Ok(()) => {
+                self.granted = true;
+                self.last_grant = now;
+                None
+            }
+            // At least a millisecond: the timer's resolution, and a natural batch.
+            Err(not_until) => Some(Instant::from_std(not_until.earliest_possible()).max(now + Duration::from_millis(1))),
         }
-        let missing = 1.0 - self.tokens;
-        // At least a millisecond: the timer's resolution, and a natural batch.
-        let wait = Duration::from_secs_f64(missing / f64::from(self.limit.per_sec)).max(Duration::from_millis(1));
-        Some(now + wait)
     }
 
     /// Counts one frame read.
     pub(crate) fn take(&mut self, now: Instant) {
-        if self.limit.per_sec == 0 {
-            return;
+        if self.limiter.is_some() && !self.granted {
+            // Read without asking first: take its token now.
+            let _ = self.wait(now);
         }
-        self.refill(now);
-        self.tokens -= 1.0;
+        self.granted = false;
     }
 
     /// Reports the switch into throttling once: true the first time reading has to
@@ -88,13 +113,14 @@ impl Bucket {
         true
     }
 
-    /// True once after throttling, when the bucket is full again (the flood is over).
+    /// True once after throttling, when the bucket is full again (the flood is
+    /// over): no token was needed for as long as a whole burst takes to refill.
     pub(crate) fn recovered(&mut self, now: Instant) -> bool {
         if !self.throttled {
             return false;
         }
-        self.refill(now);
-        if self.tokens >= f64::from(self.limit.burst.max(1)) {
+        let refill = Duration::from_secs_f64(f64::from(self.limit.burst.max(1)) / f64::from(self.limit.per_sec.max(1)));
+        if now.saturating_duration_since(self.last_grant) >= refill {
             self.throttled = false;
             return true;
         }

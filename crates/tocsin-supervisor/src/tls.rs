@@ -20,6 +20,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
+use crate::driver::{Cause, Failure};
+
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -139,9 +141,15 @@ pub(crate) fn describe(e: &rustls::Error, log_url: &str) -> String {
 /// An HTTP client error as a sentence: its causes, without the URL (which may hold
 /// a key), and a TLS failure explained.
 pub(crate) fn describe_http(e: reqwest::Error, log_url: &str) -> String {
+    http_failure(e, log_url).reason
+}
+
+/// An HTTP client error as a [`Failure`]: TLS, a timeout, or the network.
+pub(crate) fn http_failure(e: reqwest::Error, log_url: &str) -> Failure {
+    let timed_out = e.is_timeout();
     let e = e.without_url();
     if let Some(r) = rustls_cause(&e) {
-        return describe(r, log_url);
+        return Failure::new(Cause::Tls, describe(r, log_url));
     }
     let mut text = e.to_string();
     let mut source = std::error::Error::source(&e);
@@ -153,7 +161,7 @@ pub(crate) fn describe_http(e: reqwest::Error, log_url: &str) -> String {
         }
         source = s.source();
     }
-    format!("cannot reach {log_url}: {text}")
+    Failure::new(if timed_out { Cause::Timeout } else { Cause::Network }, format!("cannot reach {log_url}: {text}"))
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 use tocsin_model::now_ms;
 use tocsin_secrets::Sensitive;
 
-use crate::{rest_read, Connection};
+use crate::rest::rest_read;
+use crate::Connection;
 
 /// How long before its expiry a key is renewed.
 pub const RENEW_BEFORE_MS: i64 = 24 * 3_600_000;

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tocsin_model::{Event, EventKind, Provider};
 use tocsin_secrets::Sensitive;
-use tocsin_supervisor::{run_nats, AccountStatus, Backoff, ConnState, KeySource, NatsConnection};
+use tocsin_supervisor::{run_nats, AccountStatus, Backoff, Cause, ConnState, KeySource, NatsConnection, Outgoing};
 
 const POSTED: &str = "events.org_1.conversations.conversation.message_posted";
 
@@ -146,6 +146,8 @@ struct Running {
     events: mpsc::Receiver<Event>,
     status: watch::Receiver<AccountStatus>,
     cancel: CancellationToken,
+    /// What the engine sends (Reconnect, commands).
+    outgoing: mpsc::Sender<Outgoing>,
 }
 
 impl Drop for Running {
@@ -171,15 +173,19 @@ fn start_with(url: &str, token: Option<KeySource>, topics: &[&str]) -> Running {
         backoff: Backoff { base: Duration::from_millis(20), cap: Duration::from_millis(100), ..Backoff::default() },
         ca_file: None,
         resume_at_ms: None,
+        outgoing: mpsc::channel(1).1,
     })
 }
 
-fn start_conn(conn: NatsConnection) -> Running {
+/// Runs `conn` (its `outgoing` replaced by one the test holds).
+fn start_conn(mut conn: NatsConnection) -> Running {
     let (tx, events) = mpsc::channel(4096);
     let (status_tx, status) = watch::channel(AccountStatus::new("acct", Provider::Bivariant));
     let cancel = CancellationToken::new();
+    let (outgoing, rx) = mpsc::channel(16);
+    conn.outgoing = rx;
     tokio::spawn(run_nats(conn, tx, status_tx, cancel.clone()));
-    Running { events, status, cancel }
+    Running { events, status, cancel, outgoing }
 }
 
 async fn wait_state(r: &mut Running, pred: impl Fn(&ConnState) -> bool) -> ConnState {
@@ -389,8 +395,8 @@ async fn the_token_is_read_again_on_reconnect_and_a_refusal_then_is_fatal() {
     let mut r = start_with(&server.url(), Some(source), &["events.org_1.>"]);
     subscribed(&mut r).await;
 
-    // The server's token changes and so does the stored one: async-nats's own
-    // reconnect picks the new one up.
+    // The server's token changes and so does the stored one: the next connection
+    // picks the new one up.
     server.stop();
     wait_state(&mut r, |s| matches!(s, ConnState::Reconnecting { .. })).await;
     *current.lock().unwrap() = "token-b".into();
@@ -409,11 +415,14 @@ async fn the_token_is_read_again_on_reconnect_and_a_refusal_then_is_fatal() {
     server.restart();
     let reason = fatal(&mut r).await;
     assert!(reason.contains("rejected the token"), "{reason}");
-    // (An attempt already under way may still land.)
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(r.status.borrow().cause, Some(Cause::Auth));
+    // Stopped, not ended: once the stored token is right, Reconnect connects again
+    // (with exactly one new connection: nothing retried while it was stopped).
     let attempts = server.varz("total_connections");
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(server.varz("total_connections"), attempts, "it kept retrying after a fatal refusal");
+    *current.lock().unwrap() = "token-c".into();
+    r.outgoing.send(Outgoing::Reconnect).await.unwrap();
+    subscribed(&mut r).await;
+    assert_eq!(server.varz("total_connections"), attempts + 1);
 }
 
 #[tokio::test]
@@ -521,9 +530,37 @@ async fn reconnecting_gives_up_after_max_attempts() {
         backoff: Backoff { base: Duration::from_millis(20), cap: Duration::from_millis(50), max_attempts: 3, ..Backoff::default() },
         ca_file: None,
         resume_at_ms: None,
+        outgoing: mpsc::channel(1).1,
     });
     subscribed(&mut r).await;
     server.stop();
     let reason = fatal(&mut r).await;
     assert!(reason.starts_with("gave up after 3 attempts"), "{reason}");
+    assert_eq!(r.status.borrow().cause, Some(Cause::Network));
+    // Given up is not gone: the user's Reconnect tries again, like a WebSocket account.
+    server.restart();
+    r.outgoing.send(Outgoing::Reconnect).await.unwrap();
+    subscribed(&mut r).await;
+}
+
+#[tokio::test]
+async fn reconnect_all_reaches_a_nats_account_and_leaves_a_gap_entry() {
+    let server = NatsServer::start(None);
+    let mut r = start(&server.url(), None, &["events.org_1.>"]);
+    subscribed(&mut r).await;
+    let before = server.varz("total_connections");
+    r.outgoing.send(Outgoing::Reconnect).await.unwrap();
+    wait_state(&mut r, |s| *s != ConnState::Subscribed).await;
+    subscribed(&mut r).await;
+    assert_eq!(server.varz("total_connections"), before + 1, "one new connection");
+    let gap = tokio::time::timeout(Duration::from_secs(10), r.events.recv()).await.unwrap().unwrap();
+    assert_eq!(gap.kind, EventKind::Gap, "core NATS cannot resend what the reconnect missed");
+    let p = server.publisher().await;
+    publish_event(&p, "after", "events.org_1.tasks.task.completed.t1").await;
+    assert_eq!(next_event(&mut r).await.provider_event_id.as_deref(), Some("after"));
+    // Commands: a reply is refused in words, marking read is local.
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let command = tocsin_providers::Command::Reply { message_id: None, inbox: None, thread: None, text: "hi".into() };
+    r.outgoing.send(Outgoing::Command { command, reply }).await.unwrap();
+    assert!(answer.await.unwrap().unwrap_err().contains("read-only"));
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { appendOlder, describeState, humanSize, mergeNewest, overall, pauseLabel, relativeTime, retryIn, title } from "./format";
+import { appendOlder, causeLabel, describeState, humanSize, mergeNewest, overall, pauseLabel, relativeTime, retryIn, title } from "./format";
 import type { HistoryItem } from "./types";
 import type { Snapshot } from "./types";
 import { item as fixture } from "../test/fixtures";
@@ -25,6 +25,15 @@ describe("describeState", () => {
   });
 });
 
+describe("causeLabel", () => {
+  it("names what failed from the cause, not the words", () => {
+    expect(causeLabel({ kind: "auth" })).toBe("key refused");
+    expect(causeLabel({ kind: "http", status: 503 })).toBe("HTTP 503");
+    expect(causeLabel({ kind: "asked" })).toBeNull();
+    expect(causeLabel(null)).toBeNull();
+  });
+});
+
 describe("overall", () => {
   const base: Snapshot = { accounts: [], unreadUrgent: 0, paused: false, pausedUntilMs: null, demo: false, storeError: null, notifierError: null, keychainError: null };
   const acct = (state: Snapshot["accounts"][number]["state"]) => ({
@@ -32,6 +41,7 @@ describe("overall", () => {
     provider: "daimon" as const,
     state,
     lastError: null,
+    cause: null,
     eventsReceived: 0,
     transport: "websocket",
     nextRetryAtMs: null,

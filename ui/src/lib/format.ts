@@ -1,6 +1,36 @@
-import type { ConnState, IpcError } from "./types";
+import type { Cause, ConnState, IpcError } from "./types";
 import type { Snapshot } from "./types";
 import type { HistoryItem } from "./types";
+
+/**
+ * What failed, in two or three words, from the error's cause (never from its text);
+ * null when nothing did (a reconnect that was asked for).
+ */
+export function causeLabel(cause: Cause | null): string | null {
+  if (!cause) return null;
+  switch (cause.kind) {
+    case "http":
+      return `HTTP ${cause.status}`;
+    case "tls":
+      return "TLS failed";
+    case "timeout":
+      return "no answer";
+    case "auth":
+      return "key refused";
+    case "eviction":
+      return "taken over";
+    case "limit":
+      return "limit reached";
+    case "network":
+      return "network";
+    case "config":
+      return "check settings";
+    case "protocol":
+      return "server error";
+    case "asked":
+      return null;
+  }
+}
 
 /** A connection state in words. */
 export function describeState(s: ConnState): string {

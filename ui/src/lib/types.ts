@@ -17,6 +17,7 @@ export type { AccountView } from "./bindings/AccountView";
 export type { Attachment } from "./bindings/Attachment";
 export type { AttentionSettings } from "./bindings/AttentionSettings";
 export type { BackoffConfig } from "./bindings/BackoffConfig";
+export type { Cause } from "./bindings/Cause";
 export type { ConnState } from "./bindings/ConnState";
 export type { ErrorCode } from "./bindings/ErrorCode";
 export type { EventDetail } from "./bindings/EventDetail";

@@ -32,6 +32,7 @@ export function account(over: Partial<AccountStatus> = {}): AccountStatus {
     provider: "daimon",
     state: { state: "subscribed" },
     lastError: null,
+    cause: null,
     eventsReceived: 3,
     transport: "websocket",
     nextRetryAtMs: null,
