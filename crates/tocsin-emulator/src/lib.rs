@@ -16,7 +16,8 @@
 //! the topic platform `/v1/ws`. Control: `/_emulator/...`.
 //!
 //! Layout: `lib.rs` (server, control API), `hub.rs` (what the providers share), one
-//! module per provider, `demo.rs` (the demo traffic generator).
+//! module per provider, `demo.rs` (the demo traffic generator), `nats_server.rs` (a
+//! real `nats-server` child process for the direct NATS source's tests).
 
 pub mod agentmail;
 pub mod bivariant;
@@ -25,6 +26,7 @@ pub mod demo;
 pub mod divinci;
 pub mod hostile;
 pub mod hub;
+pub mod nats_server;
 pub mod prismer;
 
 use std::net::SocketAddr;

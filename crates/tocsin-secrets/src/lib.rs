@@ -301,22 +301,31 @@ fn secret_service_answers() -> bool {
     let Ok(entry) = Backend::SecretService.entry("__tocsin_probe__") else { return false };
     match entry.get_password() {
         Ok(_) | Err(keyring::Error::NoEntry) => true,
-        Err(keyring::Error::NoStorageAccess(e)) => e.to_string().to_ascii_lowercase().contains("lock"),
+        Err(keyring::Error::NoStorageAccess(e)) => is_locked(e.as_ref()),
         Err(_) => false,
     }
+}
+
+/// Whether the keychain refused because it is locked (or wants an unlock prompt
+/// that was dismissed): the Secret Service's own error variant, not its words.
+#[cfg(target_os = "linux")]
+fn is_locked(e: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    matches!(
+        e.downcast_ref::<dbus_secret_service::Error>(),
+        Some(dbus_secret_service::Error::Locked | dbus_secret_service::Error::Prompt)
+    )
+}
+
+#[cfg(not(target_os = "linux"))]
+fn is_locked(_: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    false
 }
 
 fn map_err(account: &str) -> impl Fn(keyring::Error) -> SecretError + '_ {
     move |e| match e {
         keyring::Error::NoEntry => SecretError::Missing(account.to_owned()),
-        keyring::Error::NoStorageAccess(inner) => {
-            let text = inner.to_string();
-            if text.to_ascii_lowercase().contains("lock") {
-                SecretError::Locked
-            } else {
-                SecretError::Unavailable(text)
-            }
-        }
+        keyring::Error::NoStorageAccess(inner) if is_locked(inner.as_ref()) => SecretError::Locked,
+        keyring::Error::NoStorageAccess(inner) => SecretError::Unavailable(inner.to_string()),
         keyring::Error::PlatformFailure(inner) => SecretError::Unavailable(inner.to_string()),
         other => SecretError::Other(other.to_string()),
     }

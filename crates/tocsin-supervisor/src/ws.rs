@@ -573,6 +573,7 @@ impl<'a> Open<'a> {
                             self.conn.account
                         ),
                     ),
+                    Some("EVICTED") => Ended::fatal(Cause::Eviction, message),
                     _ => Ended::fatal(Cause::Protocol, format!("the server refused the connection: {message}")),
                 })
             }

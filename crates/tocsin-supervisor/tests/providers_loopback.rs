@@ -251,6 +251,7 @@ async fn prismer_eviction_by_a_newer_client_is_fatal() {
     }
     let reason = fatal(&mut first).await;
     assert!(reason.contains("replaced this connection"), "{reason}");
+    assert_eq!(first.status.borrow().cause, Some(tocsin_supervisor::Cause::Eviction));
 }
 
 #[tokio::test]
