@@ -17,7 +17,7 @@ use crate::{tls, Connection};
 const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 /// A REST command with the account's key.
-pub(crate) async fn rest_call(
+async fn rest_call(
     http: &reqwest::Client,
     method: &'static str,
     url: &str,
@@ -44,6 +44,27 @@ pub(crate) async fn rest_call(
         .map(|d| format!(": {d}"))
         .unwrap_or_default();
     Err(format!("the server refused the request (HTTP {}{detail})", status.as_u16()))
+}
+
+/// Carries out a command the adapter sends over REST, in the background: the
+/// answer goes to `reply`.
+pub(crate) fn spawn_command(
+    conn: &Connection,
+    http: &reqwest::Client,
+    plan: (&'static str, String, serde_json::Value),
+    reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+) {
+    let (method, path, body) = plan;
+    let url = format!("{}{path}", conn.rest_base);
+    let key = (conn.key)();
+    let http = http.clone();
+    tokio::spawn(async move {
+        let result = match key {
+            Ok(key) => rest_call(&http, method, &url, &key, body).await,
+            Err(e) => Err(e),
+        };
+        let _ = reply.send(result);
+    });
 }
 
 /// Runs the adapter's ticket or token exchange: the token, or how the attempt ends.

@@ -6,7 +6,8 @@
 //! Owns: the HTTP stream, the event stream's limits (one event, or what is
 //! buffered towards one, over `max_frame_bytes` ends the stream instead of growing
 //! a buffer), liveness on any bytes (heartbeat comments included), the same pacing and
-//! nesting limits as the WebSocket, and the user's Reconnect while on SSE.
+//! nesting limits as the WebSocket, the user's Reconnect while on SSE, and the
+//! commands the provider takes over REST (socket ones are refused in words).
 //! Parsing is `eventsource-stream`'s (the WHATWG rules: `event:`, `id:`, `retry:`,
 //! multi-line `data:`, CR/LF/CRLF, UTF-8 split across chunks), not ours.
 //!
@@ -22,7 +23,7 @@ use eventsource_stream::{Event as SseEvent, EventStreamError, Eventsource};
 use futures_util::{Stream, StreamExt};
 use tokio::time::{sleep_until, Instant};
 use tocsin_model::now_ms;
-use tocsin_providers::{Adapter, ConnectPlan, Control, Inbound, Session};
+use tocsin_providers::{Adapter, CommandPlan, ConnectPlan, Control, Inbound, Session};
 
 use crate::driver::{Cause, Ended, Link};
 use crate::throttle::{clip, nests_deeper_than, Bucket, LogLimiter, RateLimit};
@@ -109,7 +110,7 @@ pub(crate) async fn fallback(
         return Ended::SinkClosed;
     }
     let limits = Limits { max_event_bytes: conn.max_frame_bytes, rate: conn.rate_limit };
-    let sse = Sse { http, adapter: conn.adapter.as_ref(), plan, stay_for: SSE_STAY, limits };
+    let sse = Sse { conn, http, adapter: conn.adapter.as_ref(), plan, stay_for: SSE_STAY, limits };
     let ended = sse.run(link).await;
     link.status.send_modify(|s| s.transport = "websocket".into());
     ended
@@ -117,6 +118,8 @@ pub(crate) async fn fallback(
 
 /// One SSE session.
 pub(crate) struct Sse<'a> {
+    /// The account (its REST base and key, for commands).
+    pub conn: &'a Connection,
     pub http: &'a reqwest::Client,
     pub adapter: &'a dyn Adapter,
     pub plan: ConnectPlan,
@@ -172,6 +175,7 @@ impl Sse<'_> {
         let flooding = self.limits.rate.flooding_note();
         let mut decode_warnings = LogLimiter::new(WARN_EVERY);
         let mut session = Session::new(&account);
+        let mut next_request: u64 = 0;
         loop {
             let next = tokio::select! {
                 biased;
@@ -196,10 +200,22 @@ impl Sse<'_> {
                 Next::Stay => return Ended::again_now("trying the WebSocket again"),
                 Next::Out(Outgoing::Reconnect) => return Ended::again_now("reconnecting, as asked"),
                 Next::Out(Outgoing::Command { command, reply }) => {
-                    // Socket commands need the WebSocket; REST ones would work, but the
-                    // WebSocket is tried again soon, and a clear refusal beats a guess.
-                    let _ = command;
-                    let _ = reply.send(Err("the account is on its SSE fallback, which is read-only; try again when the WebSocket is back".into()));
+                    // The stream is read-only; commands the provider takes over REST
+                    // still work (Prismer's mark read and sends), socket ones wait for the
+                    // WebSocket.
+                    next_request += 1;
+                    match self.adapter.command(&command, &format!("tocsin-sse-{next_request}")) {
+                        Ok(CommandPlan::Rest { method, path, body }) => {
+                            crate::rest::spawn_command(self.conn, self.http, (method, path, body), reply);
+                        }
+                        Ok(CommandPlan::Socket { .. }) => {
+                            let _ = reply.send(Err("the account is on its SSE fallback, which is read-only; \
+                                try again when the WebSocket is back".into()));
+                        }
+                        Err(e) => {
+                            let _ = reply.send(Err(e));
+                        }
+                    }
                     continue;
                 }
                 Next::Out(Outgoing::Ack(_)) => continue,

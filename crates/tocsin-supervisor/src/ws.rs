@@ -29,7 +29,7 @@ use tocsin_providers::{CommandPlan, ConnectPlan, Control, Heartbeat, Inbound, Se
 use tocsin_secrets::Sensitive;
 
 use crate::driver::{Cause, Clocks, Ended, Failure, Link, Retry, Transport};
-use crate::rest::{fetch_token, rest_call};
+use crate::rest::{self, fetch_token};
 use crate::throttle::{clip, nests_deeper_than, Bucket, LogLimiter};
 use crate::{catchup, names, sse, token, tls, Connection, Outgoing, COMMAND_TIMEOUT, MAX_NESTING, WARN_EVERY};
 
@@ -444,16 +444,7 @@ impl<'a> Open<'a> {
                         }
                     }
                     Ok(CommandPlan::Rest { method, path, body }) => {
-                        let url = format!("{}{path}", self.conn.rest_base);
-                        let key = (self.conn.key)();
-                        let http = self.http.clone();
-                        tokio::spawn(async move {
-                            let result = match key {
-                                Ok(key) => rest_call(&http, method, &url, &key, body).await,
-                                Err(e) => Err(e),
-                            };
-                            let _ = reply.send(result);
-                        });
+                        rest::spawn_command(self.conn, &self.http, (method, path, body), reply);
                     }
                 }
                 Ok(())

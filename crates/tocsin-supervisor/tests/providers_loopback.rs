@@ -481,6 +481,9 @@ async fn prismer_falls_back_to_sse_and_returns_to_the_websocket() {
     let e = next_message(&mut r).await;
     assert_eq!(e.dedupe_key, "prismer:msg:sse_1");
     assert_eq!(e.text.as_deref(), Some("over SSE"));
+    // The stream is read-only, but Prismer takes mark read over REST: it still works.
+    run_command(&r, mark("sse_1", "conv_1", "conv_1")).await.unwrap();
+    tocsin_e2e_wait(|| emu.prismer().hub.commands().iter().any(|c| c["rest"] == "POST read" && c["conversationId"] == "conv_1")).await;
 
     // Later, the WebSocket works again: the supervisor goes back to it.
     emu.prismer().set_ws_disabled(false);
