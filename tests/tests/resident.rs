@@ -201,6 +201,10 @@ async fn clients_of_another_version_get_a_typed_refusal() {
     assert_eq!(refused.code, ErrorCode::VersionMismatch);
     assert_eq!(refused.field.as_deref(), Some("protocol"));
     assert!(refused.message.contains("restart Tocsin"), "{}", refused.message);
+    let older = tocsin_control::Client::connect_with_protocol(&s.socket(), Role::Cli, tocsin_control::PROTOCOL - 1)
+        .await
+        .expect_err("an older client is refused");
+    assert_eq!((older.code, older.field.as_deref()), (ErrorCode::VersionMismatch, Some("protocol")), "{older:?}");
     // The right version works, and the error of a bad request names its field.
     let (client, welcome) = Client::connect(&s.socket(), Role::Cli).await.unwrap();
     assert_eq!(welcome.pid, app.pid());
