@@ -399,3 +399,48 @@ fn attention_settings_export_and_import_from_the_cli() {
     assert!(!status.success());
     assert!(err.contains("quiet_hours[1].start") || err.contains("quiet_hours[0].start"), "{err}");
 }
+
+/// What scripts need from `tocsin history`: the provider's event and message ids in
+/// `--json`, and a quiet exit with status 0 when the reader closes the pipe early
+/// (`tocsin history export | head`), for both list and export.
+#[tokio::test]
+async fn history_for_scripts_carries_ids_and_a_closed_pipe_is_quiet() {
+    let s = setup().await;
+    let mut app = s.spawn(None);
+    wait_connected(&s.emu).await;
+    const N: usize = 1_200; // far more output than a pipe buffers (64 KiB)
+    for i in 0..N {
+        s.emu.daimon().publish(mail(&format!("evt_{i}"), &format!("report {i}"), &[]));
+    }
+    let (_, data) = s.dirs();
+    wait_for("every event in the history", Duration::from_secs(60), || async {
+        let (status, out, _) = app::run(&["history", "export", "--format", "jsonl", "--data-dir", &data], &[]);
+        (status.success() && out.lines().count() == N).then_some(())
+    })
+    .await;
+    let newest = &s.history()[0];
+    assert_eq!(newest["providerEventId"], "evt_1199", "{newest}");
+    assert_eq!(newest["messageId"], "msg_evt_1199", "{newest}");
+
+    for args in [["history", "export", "--format", "jsonl"].as_slice(), ["history", "list", "--json", "--limit", "1000"].as_slice()] {
+        let mut child = std::process::Command::new(app::binary())
+            .args(args)
+            .args(["--data-dir", &data])
+            .env("TOCSIN_RUNTIME_DIR", s.dir.path().join("cli-run"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one line, as `head -1` would, then close the pipe.
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut first).unwrap();
+        assert!(!first.is_empty());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?} exited {:?}: {err}", out.status);
+        assert!(!err.contains("Broken pipe") && !err.contains("failed"), "{args:?}: {err}");
+    }
+    app.signal("TERM");
+    assert!(app.wait_exit(Duration::from_secs(20)).await.success());
+}

@@ -93,6 +93,8 @@
       provider: acct.provider,
       kind: KINDS[id % KINDS.length],
       providerType: "message.received",
+      providerEventId: `evt_${id}`,
+      messageId: `msg_${id}`,
       tier: tierOf(id),
       subject,
       sender,

@@ -294,6 +294,10 @@ pub struct HistoryItem {
     pub provider: Provider,
     pub kind: EventKind,
     pub provider_type: String,
+    /// The provider's id of the event (its replay cursor), to join with other data.
+    pub provider_event_id: Option<String>,
+    /// The provider's id of the message the event is about, if any.
+    pub message_id: Option<String>,
     pub tier: Tier,
     pub subject: Option<String>,
     pub sender: Option<String>,

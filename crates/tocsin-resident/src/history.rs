@@ -1,5 +1,6 @@
 //! `tocsin history list|search|export`: the stored events for scripts and people,
-//! with the window's filters.
+//! with the window's filters. Output cut short by its reader (`| head`) is not an
+//! error: the command stops quietly with status 0, as Unix tools do.
 
 use std::io::Write;
 
@@ -17,7 +18,32 @@ pub fn run(args: &GlobalArgs, command: &HistoryCommand) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let store = Store::open(&path).await?;
-        let result = match command {
+        let result = list_or_export(&store, command).await;
+        store.close().await;
+        match result {
+            Err(e) if reader_went_away(&e) => Ok(()),
+            other => other,
+        }
+    })
+}
+
+/// Whether `e` is a write to a pipe whose reader has closed it.
+fn reader_went_away(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let kind = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => Some(io.kind()),
+            None => match cause.downcast_ref::<tocsin_store::StoreError>() {
+                Some(tocsin_store::StoreError::Output { kind, .. }) => Some(*kind),
+                _ => None,
+            },
+        };
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+async fn list_or_export(store: &Store, command: &HistoryCommand) -> anyhow::Result<()> {
+    {
+        match command {
             HistoryCommand::List { json, limit, filters } => {
                 let q = HistoryQuery { limit: (*limit).clamp(1, 1000), ..query(filters, None)? };
                 print_items(&store.query(&q).await?.items, *json)
@@ -53,10 +79,8 @@ pub fn run(args: &GlobalArgs, command: &HistoryCommand) -> anyhow::Result<()> {
                 eprintln!("exported {n} events");
                 Ok(())
             }
-        };
-        store.close().await;
-        result
-    })
+        }
+    }
 }
 
 fn print_items(items: &[HistoryItem], json: bool) -> anyhow::Result<()> {

@@ -33,7 +33,7 @@ impl Store {
         let filters = HistoryQuery { before_id: None, ..q.clone() };
         crate::query::push_from_where(&mut b, &filters, fts.as_deref());
         b.push(" ORDER BY e.id ASC");
-        let io = |e: std::io::Error| StoreError::Other(format!("cannot write the export: {e}"));
+        let io = |e: std::io::Error| StoreError::Output { kind: e.kind(), reason: e.to_string() };
         if format == ExportFormat::Csv {
             writeln!(out, "{CSV_HEADER}").map_err(io)?;
         }
@@ -70,7 +70,10 @@ impl Store {
                         "replayed": row.try_get::<bool, _>("replayed")?,
                         "raw": parse("raw")?,
                     });
-                    serde_json::to_writer(&mut *out, &line).map_err(|e| StoreError::Other(e.to_string()))?;
+                    serde_json::to_writer(&mut *out, &line).map_err(|e| match e.io_error_kind() {
+                        Some(kind) => StoreError::Output { kind, reason: e.to_string() },
+                        None => StoreError::Other(e.to_string()),
+                    })?;
                     out.write_all(b"\n").map_err(io)?;
                 }
                 ExportFormat::Csv => {

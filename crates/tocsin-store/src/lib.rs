@@ -40,6 +40,9 @@ pub enum StoreError {
     ReadOnly,
     #[error("another Tocsin is already receiving events into the history at {path}; quit it first (or give this one another --data-dir)")]
     InUse { path: String },
+    /// Writing an export failed; `kind` tells a closed pipe (`| head`) from a real failure.
+    #[error("cannot write the export: {reason}")]
+    Output { kind: std::io::ErrorKind, reason: String },
     #[error("the history database failed: {0}")]
     Other(String),
 }
@@ -80,6 +83,8 @@ impl NewEvent {
             provider: e.provider,
             kind: e.kind,
             provider_type: e.provider_type.clone(),
+            provider_event_id: e.provider_event_id.clone(),
+            message_id: e.message_id.clone(),
             tier: *tier,
             subject: e.subject.clone(),
             sender: e.sender.clone(),
@@ -247,13 +252,13 @@ const EXCERPT_CHARS: usize = 180;
 pub const INSERT_CHUNK: usize = 64;
 
 /// The columns a [`HistoryItem`] is read from, for a query over `events e`.
-pub(crate) const ITEM_COLUMNS_E: &str = "e.id, e.account, e.provider, e.kind, e.provider_type, e.tier, e.subject, e.sender, \
+pub(crate) const ITEM_COLUMNS_E: &str = "e.id, e.account, e.provider, e.kind, e.provider_type, e.provider_event_id, e.message_id, e.tier, e.subject, e.sender, \
      substr(e.body_text, 1, 400) AS body_head, e.inbox, e.received_at_ms, e.occurred_at_ms, e.read, e.replayed";
 
 /// The columns a [`HistoryItem`] is read from.
 macro_rules! item_columns {
     () => {
-        "id, account, provider, kind, provider_type, tier, subject, sender, \
+        "id, account, provider, kind, provider_type, provider_event_id, message_id, tier, subject, sender, \
          substr(body_text, 1, 400) AS body_head, inbox, received_at_ms, occurred_at_ms, read, replayed"
     };
 }
@@ -615,6 +620,8 @@ pub(crate) fn item_from_row(row: &SqliteRow) -> Result<HistoryItem, StoreError> 
             .ok_or_else(|| StoreError::Other(format!("unknown provider \"{provider}\" in the history")))?,
         kind: EventKind::parse(&kind),
         provider_type: row.try_get("provider_type")?,
+        provider_event_id: row.try_get("provider_event_id")?,
+        message_id: row.try_get("message_id")?,
         tier: Tier::parse(&tier).unwrap_or(Tier::Normal),
         subject: row.try_get("subject")?,
         sender: row.try_get("sender")?,

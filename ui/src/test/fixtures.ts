@@ -7,6 +7,8 @@ export function item(id: number, over: Partial<HistoryItem> = {}): HistoryItem {
     provider: "daimon",
     kind: "message_received",
     providerType: "message.received",
+    providerEventId: null,
+    messageId: null,
     tier: "normal",
     subject: `subject ${id}`,
     sender: "a@b.c",

@@ -7,7 +7,15 @@ import type { Tier } from "./Tier";
 /**
  * A stored event as the window and `tocsin history list` show it.
  */
-export type HistoryItem = { id: number, account: string, provider: Provider, kind: EventKind, providerType: string, tier: Tier, subject: string | null, sender: string | null, excerpt: string | null, inbox: string | null, receivedAtMs: number, occurredAtMs: number | null, read: boolean, replayed: boolean, 
+export type HistoryItem = { id: number, account: string, provider: Provider, kind: EventKind, providerType: string, 
+/**
+ * The provider's id of the event (its replay cursor), to join with other data.
+ */
+providerEventId: string | null, 
+/**
+ * The provider's id of the message the event is about, if any.
+ */
+messageId: string | null, tier: Tier, subject: string | null, sender: string | null, excerpt: string | null, inbox: string | null, receivedAtMs: number, occurredAtMs: number | null, read: boolean, replayed: boolean, 
 /**
  * Where a full-text search matched; only set on search results.
  */
