@@ -32,12 +32,12 @@ const TOKEN_TTL: Duration = Duration::from_secs(3600);
 const BUFFER_CAP: usize = 100_000;
 
 #[derive(Debug)]
-struct Buffered {
+pub(crate) struct Buffered {
     seq: u64,
     at: Instant,
     event_id: String,
     inbox: Option<String>,
-    frame: Value,
+    pub(crate) frame: Value,
 }
 
 /// Shared state of the daimon endpoint.
@@ -45,7 +45,7 @@ pub struct DaimonState {
     keys: Mutex<HashSet<String>>,
     seq: AtomicU64,
     buffer: Mutex<VecDeque<Arc<Buffered>>>,
-    live: broadcast::Sender<Arc<Buffered>>,
+    pub(crate) live: broadcast::Sender<Arc<Buffered>>,
     kick: broadcast::Sender<()>,
     connections: AtomicUsize,
     total_connections: AtomicU64,

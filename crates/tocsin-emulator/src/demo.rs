@@ -4,8 +4,11 @@
 //! daimon.email carries most of it: ordinary mail, some with `[URGENT]` in the
 //! subject or the `priority` label, now and then a bounce or a complaint. AgentMail
 //! mail (and the odd spam), Prismer chat messages, Chat SDK assistant replies and
-//! topic-platform messages and notifications (some urgent) fill in the rest.
-//! Deterministic for a given seed.
+//! topic-platform messages and notifications fill in the rest. Urgent events come
+//! on a schedule, not by chance, so the first minute shows what Tocsin is for: the
+//! first one [`DemoConfig::first_urgent_after`] the start (5 s), then one every
+//! [`DemoConfig::urgent_every`] (a minute), mostly urgent mail and now and then a
+//! failed task on the topic platform. Deterministic for a given seed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,11 +28,21 @@ pub struct DemoConfig {
     pub seed: u64,
     /// Stop after this many events (None = forever).
     pub limit: Option<u64>,
+    /// When the first urgent event comes, after the start.
+    pub first_urgent_after: Duration,
+    /// Then one urgent event this often.
+    pub urgent_every: Duration,
 }
 
 impl Default for DemoConfig {
     fn default() -> Self {
-        DemoConfig { interval: Duration::from_secs(4), seed: 7, limit: None }
+        DemoConfig {
+            interval: Duration::from_secs(4),
+            seed: 7,
+            limit: None,
+            first_urgent_after: Duration::from_secs(5),
+            urgent_every: Duration::from_secs(60),
+        }
     }
 }
 
@@ -87,17 +100,31 @@ pub async fn run(targets: DemoTargets, config: DemoConfig, cancel: CancellationT
         targets.prismer.set_user_name(id, name);
     }
     let mut n: u64 = 0;
+    let mut urgent_sent: u64 = 0;
+    let mut urgent_at = tokio::time::Instant::now() + config.first_urgent_after;
     loop {
         if config.limit.is_some_and(|l| n >= l) {
             return;
         }
         let gap = config.interval.mul_f64(rng.random_range(0.5..1.5));
+        let wake = (tokio::time::Instant::now() + gap).min(urgent_at);
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(gap) => {}
+            _ = tokio::time::sleep_until(wake) => {}
         }
         n += 1;
         let id = format!("{}{n:06}", targets.id_prefix);
+        if tokio::time::Instant::now() >= urgent_at {
+            urgent_at += config.urgent_every;
+            // Every third one a failed task on the topic platform, the rest urgent mail.
+            if urgent_sent % 3 == 2 {
+                targets.bivariant.publish(task_notification(&id, true));
+            } else {
+                targets.daimon.publish(urgent_event(n, urgent_sent));
+            }
+            urgent_sent += 1;
+            continue;
+        }
         match rng.random_range(0..100u32) {
             0..=54 => {
                 targets.daimon.publish(demo_event(&mut rng, n));
@@ -139,17 +166,22 @@ fn prismer_event(rng: &mut impl Rng, id: &str) -> Value {
 
 fn bivariant_event(rng: &mut impl Rng, id: &str) -> Value {
     if rng.random_range(0..3) == 0 {
-        let (priority, title, body) = if rng.random_range(0..3) == 0 {
-            ("urgent", "Task failed: nightly billing export", "The flow run failed 3 times; customers will not be invoiced.")
-        } else {
-            ("normal", "Task completed: weekly digest", "Sent to 1,204 subscribers.")
-        };
-        return json!({"type": "notification", "notification": {"id": id, "event": "task.completed",
-            "topic": format!("events.{}.tasks.task.completed.task_{id}", crate::bivariant::ORG),
-            "priority": priority, "title": title, "body": body, "createdAt": format_ms(now_ms())}});
+        return task_notification(id, false);
     }
     crate::bivariant::message_posted(id, pick(rng, &["conv_support", "conv_sales"]), pick(rng, &[
         "Hi, my invoice shows the wrong VAT number.", "Is the Pro plan available for 3 seats?", "Thanks, that fixed it!"]))
+}
+
+/// A topic-platform task notification: a failed one is urgent.
+fn task_notification(id: &str, failed: bool) -> Value {
+    let (priority, title, body) = if failed {
+        ("urgent", "Task failed: nightly billing export", "The flow run failed 3 times; customers will not be invoiced.")
+    } else {
+        ("normal", "Task completed: weekly digest", "Sent to 1,204 subscribers.")
+    };
+    json!({"type": "notification", "notification": {"id": id, "event": "task.completed",
+        "topic": format!("events.{}.tasks.task.completed.task_{id}", crate::bivariant::ORG),
+        "priority": priority, "title": title, "body": body, "createdAt": format_ms(now_ms())}})
 }
 
 fn now_ms() -> i64 {
@@ -171,19 +203,22 @@ pub fn demo_event(rng: &mut impl Rng, n: u64) -> Value {
             "payload": {"message_id": format!("msg_demo_out_{n}"), "inbox_id": inbox,
                         "recipient": "reader@example.org", "feedback_type": "abuse"}});
     }
-    let urgent = roll >= 90;
-    let (subject, body) = if urgent {
-        URGENT[rng.random_range(0..URGENT.len())]
-    } else {
-        NORMAL[rng.random_range(0..NORMAL.len())]
-    };
+    let (subject, body) = NORMAL[rng.random_range(0..NORMAL.len())];
+    json!({"type": "message.received", "inbox_id": inbox, "account_id": "acc_demo",
+        "payload": {"message": message(n, inbox, SENDERS[rng.random_range(0..SENDERS.len())], subject, body, &["received", "unread"])}})
+}
+
+/// The `k`th urgent demo mail (event `n`): `[URGENT]` in the subject, or the
+/// `priority` label on mail that has no marker.
+pub fn urgent_event(n: u64, k: u64) -> Value {
+    let (subject, body) = URGENT[k as usize % URGENT.len()];
     let mut labels = vec!["received", "unread"];
-    // Urgent mail without the subject marker carries the `priority` label instead.
-    if urgent && !subject.starts_with("[URGENT]") {
+    if !subject.starts_with("[URGENT]") {
         labels.push("priority");
     }
+    let inbox = DEMO_INBOXES[k as usize % DEMO_INBOXES.len()];
     json!({"type": "message.received", "inbox_id": inbox, "account_id": "acc_demo",
-        "payload": {"message": message(n, inbox, SENDERS[rng.random_range(0..SENDERS.len())], subject, body, &labels)}})
+        "payload": {"message": message(n, inbox, SENDERS[(k as usize * 3 + 1) % SENDERS.len()], subject, body, &labels)}})
 }
 
 /// A daimon `Message` object with both `id` and `message_id`, as PROTOCOLS.md proposes.
@@ -214,13 +249,58 @@ mod tests {
         let events: Vec<Value> = (1..=200).map(|n| demo_event(&mut rng, n)).collect();
         let count = |f: &dyn Fn(&Value) -> bool| events.iter().filter(|e| f(e)).count();
         let subject = |e: &Value| e["payload"]["message"]["subject"].as_str().unwrap_or("").to_owned();
-        let labels = |e: &Value| e["payload"]["message"]["labels"].to_string();
         assert!(count(&|e| e["type"] == "message.bounced") > 0);
         assert!(count(&|e| e["type"] == "message.complaint") > 0);
-        assert!(count(&|e| subject(e).starts_with("[URGENT]")) > 0);
-        assert!(count(&|e| labels(e).contains("priority")) > 0);
-        let normal = count(&|e| e["type"] == "message.received" && !subject(e).contains("URGENT") && !labels(e).contains("priority"));
-        assert!(normal > 100, "mostly ordinary mail, got {normal}");
+        assert_eq!(count(&|e| subject(e).contains("URGENT")), 0, "urgent mail comes on its schedule only");
+        let normal = count(&|e| e["type"] == "message.received");
+        assert!(normal > 150, "mostly ordinary mail, got {normal}");
+        let urgent: Vec<Value> = (0..5).map(|k| urgent_event(k, k)).collect();
+        assert!(urgent.iter().any(|e| e["payload"]["message"]["subject"].as_str().unwrap().starts_with("[URGENT]")));
+        assert!(urgent.iter().any(|e| e["payload"]["message"]["labels"].to_string().contains("priority")));
+    }
+
+    /// The first minute: on tokio's paused clock, the first urgent event is
+    /// published within 10 s of the start and the next ones about a minute apart.
+    #[tokio::test(start_paused = true)]
+    async fn the_first_urgent_event_comes_within_ten_seconds_then_one_a_minute() {
+        let config = crate::EmulatorConfig::default();
+        let cancel = CancellationToken::new();
+        let daimon = Arc::new(DaimonState::new(&config, cancel.clone()));
+        let hub = || crate::Hub::new(&[]);
+        let prismer = crate::PrismerState::new(hub(), Duration::from_secs(5), Duration::from_secs(30));
+        let bivariant = hub();
+        let mut mail = daimon.live.subscribe();
+        let (mut topics, _) = bivariant.subscribe();
+        let targets = DemoTargets {
+            daimon: daimon.clone(),
+            agentmail: hub(),
+            prismer,
+            divinci: hub(),
+            bivariant: bivariant.clone(),
+            id_prefix: "t_".into(),
+        };
+        let start = tokio::time::Instant::now();
+        tokio::spawn(run(targets, DemoConfig::default(), cancel.clone()));
+        let mut urgent_at = Vec::new();
+        while urgent_at.len() < 4 {
+            let urgent = tokio::select! {
+                m = mail.recv() => {
+                    let f = &m.unwrap().frame;
+                    let subject = f["payload"]["message"]["subject"].as_str().unwrap_or_default().to_owned();
+                    subject.starts_with("[URGENT]") || f["payload"]["message"]["labels"].to_string().contains("priority")
+                }
+                t = topics.recv() => format!("{:?}", t.unwrap()).contains("urgent"),
+            };
+            if urgent {
+                urgent_at.push(start.elapsed());
+            }
+        }
+        cancel.cancel();
+        assert!(urgent_at[0] <= Duration::from_secs(10), "first urgent at {:?}", urgent_at[0]);
+        for pair in urgent_at.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!((Duration::from_secs(55)..=Duration::from_secs(65)).contains(&gap), "{urgent_at:?}");
+        }
     }
 
     #[test]

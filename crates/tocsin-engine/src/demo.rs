@@ -33,7 +33,7 @@ pub(crate) async fn start(interval: Duration) -> std::io::Result<(Emulator, Vec<
     };
     let config = EmulatorConfig {
         keys: vec![key.clone()],
-        demo: Some(DemoConfig { interval, seed, limit: None }),
+        demo: Some(DemoConfig { interval, seed, ..DemoConfig::default() }),
         // Ids must not repeat across runs: the history dedupes on them.
         event_id_prefix: format!("evt_demo{run_id:08x}_"),
         // A few events a second: a small live buffer (the default's 65 536 slots

@@ -151,12 +151,18 @@ async fn the_demo_profile_streams_into_the_history() {
         force_demo: false,
         demo_interval: Duration::from_millis(20),
     };
-    let engine = Engine::start(options, Arc::new(Recorder::default())).await.unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let started = std::time::Instant::now();
+    let engine = Engine::start(options, recorder.clone()).await.unwrap();
     assert!(engine.snapshot().demo);
     assert!(engine.demo_emulator_addr().unwrap().ip().is_loopback());
     assert_eq!(engine.snapshot().accounts.len(), 5, "one demo account per provider");
     wait_until(|| engine.snapshot().accounts.iter().all(|a| a.state == ConnState::Subscribed)).await;
     wait_until(|| engine.snapshot().accounts.iter().all(|a| a.events_received >= 3)).await;
+    // The demo's first urgent event (due 5 s after the start, on its schedule) is
+    // classified urgent by the default rules and raised as an alert.
+    support::wait_until_for(Duration::from_secs(30), || !recorder.0.lock().unwrap().is_empty()).await;
+    eprintln!("first demo alert after {:?}: {}", started.elapsed(), recorder.0.lock().unwrap()[0].summary);
     engine.shutdown().await;
     let store = tocsin_store::Store::open(&dir.path().join("history.db")).await.unwrap();
     assert!(store.count().await.unwrap() >= 20);
