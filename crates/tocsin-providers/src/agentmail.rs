@@ -72,11 +72,19 @@ impl Adapter for AgentMail {
     fn connect_plan(&self, key: &Sensitive<String>, _resume: Option<&str>) -> ConnectPlan {
         let mut url = self.url.clone();
         let mut headers = Vec::new();
+        // The parameter name comes from the config (`auth_param`), so the log URL is
+        // built with the key left out rather than by redacting names known to be
+        // secret: a name outside that list must not put the key in the logs.
+        let mut log_url = tocsin_secrets::redact_url(&url);
         match self.auth {
-            AuthMode::Query => url = with_query(&url, &self.query_param, key.expose()),
+            AuthMode::Query => {
+                url = with_query(&url, &self.query_param, key.expose());
+                let sep = if log_url.contains('?') { '&' } else { '?' };
+                log_url = format!("{log_url}{sep}{}=<redacted>", self.query_param);
+            }
             _ => headers.push(("Authorization".to_owned(), Sensitive::new(format!("Bearer {}", key.expose())))),
         }
-        ConnectPlan { log_url: tocsin_secrets::redact_url(&url), url: Sensitive::new(url), headers }
+        ConnectPlan { log_url, url: Sensitive::new(url), headers }
     }
 
     fn on_open(&self, _resume: Option<&str>) -> Vec<String> {
@@ -522,5 +530,17 @@ mod tests {
         let p = t.connect_plan(&key, None);
         assert_eq!(p.url.expose(), "ws://h/v0?auth_token=am_k");
         assert_eq!(p.log_url, "ws://h/v0?auth_token=<redacted>");
+    }
+
+    #[test]
+    fn the_log_url_never_holds_the_key_whatever_the_parameter_is_called() {
+        // Found by the config_toml fuzz target: `auth_param = "autg[umman"` logged the key.
+        let key = Sensitive::from("am_secret");
+        for (url, param) in [("ws://h/v0", "autg[umman"), ("ws://h/v0?x=1", "passwd"), ("ws://h/v0?api_key=", "k")] {
+            let p = AgentMail::new(url, AuthMode::Query, Some(param), Subscriptions::default()).connect_plan(&key, None);
+            assert!(p.url.expose().contains("am_secret"));
+            assert!(!p.log_url.contains("am_secret"), "{}", p.log_url);
+            assert!(p.log_url.ends_with(&format!("{param}=<redacted>")), "{}", p.log_url);
+        }
     }
 }
