@@ -302,7 +302,7 @@ async fn the_demo_profile_runs_all_five_providers_in_the_app() {
     require_display();
     let bus = PrivateBus::start();
     let watcher = StatusNotifierWatcher::start(&bus).await;
-    let _notes = RecordingNotificationServer::start(&bus).await;
+    let notes = RecordingNotificationServer::start(&bus).await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data").display().to_string();
     let config = dir.path().join("config").display().to_string();
@@ -318,6 +318,7 @@ async fn the_demo_profile_runs_all_five_providers_in_the_app() {
         ("XDG_CONFIG_HOME", ""),
     ];
     let driver = WebDriver::start(&env).await;
+    let started = std::time::Instant::now();
     let (_resident, session) = resident_with_window(&driver, &["--demo"], &env).await;
     // The tray: one line per demo account, all connected.
     let item = watcher.wait_for_item(Duration::from_secs(30)).await;
@@ -354,7 +355,17 @@ async fn the_demo_profile_runs_all_five_providers_in_the_app() {
     })
     .await;
     assert_eq!(providers, ["demo-agentmail", "demo-chat", "demo-mail", "demo-prismer", "demo-topics"]);
+    // The first minute: a welcome card says plainly that this is a demo, and the
+    // first urgent alert is on screen (the demo's schedule puts it 5 s after start).
+    session.wait_until("[data-testid=welcome-demo-note]", |t| t.contains("This is a demo."), Duration::from_secs(10)).await;
+    let first = notes.wait_for(1, Duration::from_secs(30)).await;
+    eprintln!("first demo alert: {:?} ({:?} after the resident started)", first[0].summary, started.elapsed());
     session.save_screenshot("window-demo").await;
+    session.click_css("[data-testid=welcome-watch-demo]").await;
+    wait_for("the welcome card set aside", Duration::from_secs(10), || async {
+        (session.execute("return document.querySelector('[data-testid=welcome]') === null", vec![]).await == json!(true)).then_some(())
+    })
+    .await;
 
     // Start at login: the setting writes (and removes) the desktop's login item.
     let invoke = |cmd: &str, args: Value| {

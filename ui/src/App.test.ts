@@ -68,6 +68,30 @@ beforeEach(() => {
 afterEach(() => cleanup());
 
 describe("App", () => {
+  it("opens on a welcome card while only the demo runs: add the first account, or watch the demo", async () => {
+    vi.mocked(ipc.accountsList).mockResolvedValue([]);
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("welcome")).toBeTruthy());
+    expect(screen.getByTestId("welcome-demo-note").textContent).toContain("This is a demo.");
+    await waitFor(() => expect(rows()).toHaveLength(3)); // the demo's events show below it
+    await fireEvent.click(screen.getByTestId("welcome-watch-demo"));
+    await waitFor(() => expect(screen.queryByTestId("welcome")).toBeNull());
+    cleanup();
+
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("welcome")).toBeTruthy());
+    await fireEvent.click(screen.getByTestId("welcome-add-account"));
+    await waitFor(() => expect(screen.getByTestId("account-form")).toBeTruthy());
+    expect(screen.queryByTestId("welcome")).toBeNull();
+  });
+
+  it("shows no welcome card once an account is configured", async () => {
+    vi.mocked(ipc.status).mockResolvedValue({ ...snapshot, demo: false });
+    render(App);
+    await waitFor(() => expect(rows()).toHaveLength(3));
+    expect(screen.queryByTestId("welcome")).toBeNull();
+  });
+
   it("lists stored events newest first and shows status", async () => {
     render(App);
     await waitFor(() => expect(screen.getByTestId("app").dataset.ready).toBe("true"));
