@@ -154,6 +154,11 @@ pub(crate) struct Link {
     /// What the engine and the user ask: acks, commands, Reconnect.
     pub outgoing: mpsc::Receiver<Outgoing>,
     pub away: Away,
+    /// When the server was last heard from on the current connection (a frame, a
+    /// message, the confirmation of the subscriptions): what it sent after that may
+    /// be lost when the connection ends, so a gap starts there, not when the end
+    /// was noticed.
+    pub heard_ms: Option<i64>,
 }
 
 /// The sink is closed: the engine is gone.
@@ -161,6 +166,11 @@ pub(crate) struct Link {
 pub(crate) struct SinkClosed;
 
 impl Link {
+    /// The server was heard from just now.
+    pub(crate) fn heard(&mut self) {
+        self.heard_ms = Some(now_ms());
+    }
+
     pub(crate) fn set_state(&self, state: ConnState) {
         self.status.send_modify(|s| s.state = state);
     }
@@ -282,6 +292,7 @@ pub(crate) async fn drive<T: Transport>(mut transport: T, mut link: Link) {
     let mut attempt: u32 = 0;
     loop {
         link.set_state(ConnState::Connecting);
+        link.heard_ms = None;
         // A server may echo the key in an error; it never reaches a log or the status.
         let ended = transport.attempt(&mut link).await.map_reason(|r| transport.scrub(r));
         let retry = match ended {
@@ -304,7 +315,10 @@ pub(crate) async fn drive<T: Transport>(mut transport: T, mut link: Link) {
             }
             Ended::Retry(retry) => retry,
         };
-        link.away.since.get_or_insert_with(now_ms);
+        // Missed since the server was last heard from (or, if it never was on this
+        // connection, since the end was noticed).
+        let lost_from = link.heard_ms.take().unwrap_or_else(now_ms);
+        link.away.since = Some(link.away.since.map_or(lost_from, |s| s.min(lost_from)));
         let Failure { cause, reason } = retry.failure;
         if retry.was_up_for >= link.backoff.stable_after {
             attempt = 0;

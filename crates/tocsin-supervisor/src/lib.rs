@@ -142,6 +142,7 @@ pub async fn run(
         shutdown,
         outgoing: std::mem::replace(&mut conn.outgoing, closed),
         away: catchup::Away { cursor: conn.resume.clone(), since: conn.resume_at_ms },
+        heard_ms: None,
     };
     driver::drive(ws::WebSocket::new(conn), link).await;
 }

@@ -104,6 +104,7 @@ pub async fn run_nats(
         shutdown,
         outgoing: std::mem::replace(&mut conn.outgoing, closed),
         away: catchup::Away { cursor: None, since: conn.resume_at_ms },
+        heard_ms: None,
     };
     let log_url = redact_userinfo(&conn.url);
     crate::driver::drive(Nats { conn, log_url, tls: None }, link).await;
@@ -274,6 +275,7 @@ impl Nats {
             }
         }
         link.set_state(ConnState::Subscribed);
+        link.heard();
         if link.note_gap("core NATS does not resend what was published while Tocsin was not connected").await.is_err() {
             return Ended::SinkClosed;
         }
@@ -343,6 +345,7 @@ impl Nats {
                         return up(Cause::Network, "the NATS client closed".into());
                     };
                     dropping = false;
+                    link.heard();
                     let Some(event) = decode_message(&session, &conn.topics, index, &message, &mut recent, &conn.account) else {
                         continue;
                     };

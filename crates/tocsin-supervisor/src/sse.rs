@@ -235,6 +235,7 @@ impl Sse<'_> {
             };
             seen = meter.total.load(Ordering::Relaxed);
             deadline = Instant::now() + dead_after;
+            link.heard();
             // Pacing: the stream is not read while the bucket is empty.
             if let Some(at) = bucket.wait(Instant::now()) {
                 if bucket.became_throttled(Instant::now()) {

@@ -383,6 +383,9 @@ impl<'a> Open<'a> {
             Next::Throttled => Ok(()),
             Next::Frame(msg) => {
                 self.deadline = Instant::now() + self.heartbeat.dead_after;
+                if matches!(msg, Some(Ok(_))) {
+                    self.link.heard();
+                }
                 self.bucket.take(Instant::now());
                 self.frame(msg).await?;
                 // Time spent here (a catch-up, a name lookup) is not the server's silence.
