@@ -112,7 +112,8 @@ async fn serve(state: AgentMailState, mut socket: WebSocket) {
         }
         let sent = tokio::select! {
             _ = kick.recv() => return,
-            _ = ping.tick() => socket.send(Message::Ping(Vec::new().into())).await,
+            // Silenced while waiting here: the half-open connection starts now, not after one more ping.
+            _ = ping.tick() => if state.hub.silent() { Ok(()) } else { socket.send(Message::Ping(Vec::new().into())).await },
             item = live.recv() => match item {
                 Ok(Outbound::Frame(f)) if filter.as_ref().is_some_and(|fl| fl.matches(&f)) => {
                     state.hub.pace().await;

@@ -95,7 +95,8 @@ async fn serve(state: BivariantState, mut socket: WebSocket) {
         }
         let sent = tokio::select! {
             _ = kick.recv() => return,
-            _ = ping.tick() => socket.send(Message::Ping(Vec::new().into())).await,
+            // Silenced while waiting here: the half-open connection starts now, not after one more ping.
+            _ = ping.tick() => if state.hub.silent() { Ok(()) } else { socket.send(Message::Ping(Vec::new().into())).await },
             item = live.recv() => match item {
                 Ok(Outbound::Frame(f)) => {
                     let topic = f.get("topic").or_else(|| f.get("notification").and_then(|n| n.get("topic")))

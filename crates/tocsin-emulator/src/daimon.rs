@@ -308,7 +308,8 @@ async fn serve_inner(
                 return Ok(());
             }
             _ = kick.recv() => return Ok(()), // dropped without a close frame
-            _ = ping.tick() => socket.send(Message::Ping(Vec::new().into())).await?,
+            // Silenced while waiting here: the half-open connection starts now, not after one more ping.
+            _ = ping.tick() => if !state.silent.load(Ordering::SeqCst) { socket.send(Message::Ping(Vec::new().into())).await? },
             item = live.recv() => match item {
                 Ok(item) => {
                     if item.seq <= conn.high_water || !matches_filter(conn, &item) { continue; }

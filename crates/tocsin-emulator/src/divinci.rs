@@ -126,7 +126,9 @@ async fn serve(state: DivinciState, mut socket: WebSocket, resource: Value) {
                 Some(Ok(Message::Text(t))) => {
                     let frame: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
                     state.hub.record(frame.clone());
-                    if frame.get("type").and_then(Value::as_str) == Some("ping") {
+                    if state.hub.silent() {
+                        Ok(()) // silenced while waiting here: half-open from now on
+                    } else if frame.get("type").and_then(Value::as_str) == Some("ping") {
                         socket.send(Message::Text(json!({"type":"pong","ts": frame.get("ts")}).to_string().into())).await
                     } else {
                         socket.send(Message::Text(json!({"type":"error","code":"UNSUPPORTED","message":"only ping is accepted on this socket"}).to_string().into())).await
