@@ -38,6 +38,10 @@ pub enum StoreError {
     DiskFull,
     #[error("the history database is read-only; new events are kept in memory until it is writable")]
     ReadOnly,
+    /// The disk refused a write (SQLite's I/O error: a file system remounted
+    /// read-only, an immutable file, a failing or removed disk).
+    #[error("the disk refused to write the history (read-only, failing or removed?): {0}; new events are kept in memory until it can be written")]
+    WriteRefused(String),
     #[error("another Tocsin is already receiving events into the history at {path}; quit it first (or give this one another --data-dir)")]
     InUse { path: String },
     /// Writing an export failed; `kind` tells a closed pipe (`| head`) from a real failure.
@@ -56,9 +60,12 @@ pub struct WriterLock {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &e {
-            match db.code().as_deref() {
-                Some("13") => return StoreError::DiskFull,
-                Some("8") => return StoreError::ReadOnly,
+            // Extended result codes carry the primary one in the low byte
+            // (778 = SQLITE_IOERR_WRITE, 1032 = SQLITE_READONLY_DBMOVED, ...).
+            match db.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff) {
+                Some(13) => return StoreError::DiskFull,
+                Some(8) => return StoreError::ReadOnly,
+                Some(10) => return StoreError::WriteRefused(db.message().to_owned()),
                 _ => {}
             }
         }
