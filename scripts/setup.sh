@@ -30,7 +30,7 @@ die() { printf 'setup.sh: error: %s\n' "$*" >&2; exit 1; }
 BUILD_PKGS=(pkg-config libwebkit2gtk-4.1-dev libayatana-appindicator3-dev build-essential curl ca-certificates git)
 # Tests: Xvfb, a session bus, a Secret Service and kernel keyrings, a notification daemon,
 # WebKitWebDriver, screenshots, gdbus. Never dbus-x11: it auto-launches buses that outlive tests.
-TEST_PKGS=(xvfb xauth imagemagick dunst gnome-keyring keyutils webkit2gtk-driver dbus libdbus-1-dev libglib2.0-bin python3 python3-pip nats-server
+TEST_PKGS=(xvfb xauth imagemagick dunst gnome-keyring keyutils webkit2gtk-driver dbus libdbus-1-dev libglib2.0-bin python3 python3-pip nats-server faketime
     python3-venv) # python3-venv: Debian's python3 has no `-m venv` without it (the SDK venv below)
 # Wanted by some tests but not available everywhere (Ubuntu's chromium is a snap stub): warn if they fail.
 # chromium runs the UI's browser tests (ui/e2e, npm run e2e, through playwright-core); fonts-dejavu-core
