@@ -21,11 +21,11 @@
 //! with an independent statement of the rule (the `regex` crate, the emulator's
 //! NATS matcher, a tag scan of the output).
 //!
-//! Entry points that are not reachable from here (private in crates this crate
-//! must not change): the supervisor's SSE parser (`tocsin_supervisor::sse::
-//! SseParser`), its JSON nesting check (`throttle::nests_deeper_than`) and its NATS
-//! payload framing (`nats::frame`). Binary WebSocket frames are dropped unread by
-//! the supervisor, so the only bytes-in parsers are the REST bodies
+//! Entry points that are not reachable from here (private in a crate this crate
+//! must not change): the supervisor's JSON nesting check
+//! (`throttle::nests_deeper_than`) and its NATS payload framing (`nats::frame`). The
+//! SSE stream is parsed by the `eventsource-stream` crate, and binary WebSocket
+//! frames are dropped unread, so the only bytes-in parsers are the REST bodies
 //! ([`rest_bodies`]).
 
 use std::cell::RefCell;
