@@ -232,6 +232,11 @@ impl Config {
             if a.url.contains("key=") || a.url.contains("token=") || a.url.contains("api_key=") {
                 return Err(err("url", "must not contain a key; store keys with `tocsin key set`".into()));
             }
+            if let Some(p) = &a.auth_param {
+                if p.is_empty() || p.len() > 32 || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                    return Err(err("auth_param", "use a query parameter name: 1 to 32 letters, digits, '_' or '-' (such as api_key)".into()));
+                }
+            }
             if let Err(problem) = tocsin_providers::adapter_for(a.provider(), &a.endpoint(), &a.subscriptions()) {
                 return Err(err("auth", problem));
             }
@@ -288,6 +293,8 @@ mod tests {
         assert!(e.contains("never kept in the config file"), "{e}");
         let e = bad("[[accounts]]\nname='a'\nprovider='daimon'\nurl='wss://x'\n[[accounts]]\nname='A'\nprovider='daimon'\nurl='wss://y'\n");
         assert!(e.contains("account 2") && e.contains("name"), "{e}");
+        let e = bad("[[accounts]]\nname='a'\nprovider='agentmail'\nurl='wss://x'\nauth='query'\nauth_param='autg[umman'\n");
+        assert!(e.contains("auth_param"), "{e}");
         let e = bad("[[accounts]]\nname='a b'\nprovider='daimon'\nurl='wss://x'\n");
         assert!(e.contains("name"), "{e}");
     }

@@ -123,13 +123,21 @@ pub fn remote_images(html: &str) -> Vec<String> {
     v
 }
 
+/// `url` as a URL parser reads it (WHATWG, as WebKit and the `url` crate do):
+/// leading and trailing C0 controls and spaces dropped, tabs and newlines removed
+/// wherever they are, lowercased. So `"\x01data:"` and `"da&#9;ta:"` are `data:`
+/// here too, as they are to the webview.
+fn as_parsed(url: &str) -> String {
+    url.trim_matches(|c: char| c <= ' ').chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).collect::<String>().to_ascii_lowercase()
+}
+
 fn is_remote(url: &str) -> bool {
-    let u = url.trim_start().to_ascii_lowercase();
+    let u = as_parsed(url);
     u.starts_with("http://") || u.starts_with("https://") || u.starts_with("//")
 }
 
 fn is_data_image(url: &str) -> bool {
-    let u = url.trim_start().to_ascii_lowercase();
+    let u = as_parsed(url);
     ["data:image/png", "data:image/gif", "data:image/jpeg", "data:image/webp"].iter().any(|p| u.starts_with(p))
 }
 
@@ -152,7 +160,7 @@ pub fn safe_html(html: &str, fetched: &HashMap<String, String>, loaded: bool) ->
             return is_data_image(value).then(|| value.into());
         }
         // data: only ever as an image source.
-        if value.trim_start().to_ascii_lowercase().starts_with("data:") {
+        if as_parsed(value).starts_with("data:") {
             return None;
         }
         Some(value.into())
@@ -368,6 +376,23 @@ mod tests {
         assert!(loaded.document.contains("data:image/gif;base64,R0lG"));
         assert!(!loaded.document.contains("cdn.example"), "unfetched stays blocked");
         assert!(loaded.document.contains("default-src 'none'"));
+    }
+
+    /// Found by the html_sanitiser fuzz target: a URL parser drops leading controls
+    /// and inner tabs, so `data:` hidden behind them must be refused too.
+    #[test]
+    fn data_urls_behind_controls_or_tabs_are_refused() {
+        for h in [
+            "<a href=\"\u{1}data:text/html,<script>alert(1)</script>\">x</a>",
+            "<a href=\"da&#9;ta:text/html;base64,PHNjcmlwdD4=\">x</a>",
+            "<a href=\" \n\tDATA:text/html,x\">x</a>",
+            "<img src=\"\u{2}data:text/html,x\">",
+        ] {
+            let body = clean(h).document.to_ascii_lowercase();
+            assert!(!body.replace(['\t', '\n', '\r'], "").contains("data:text"), "{h} → {body}");
+        }
+        let ok = clean("<img src=\"\u{1}data:image/png;base64,AAAA\">").document;
+        assert!(ok.contains("base64,AAAA"), "a raster data image stays: {ok}");
     }
 
     #[test]
