@@ -135,7 +135,11 @@ fn immutable_works(dir: &Path) -> Result<(), String> {
 
 pub async fn full_disk() {
     let test = "disk-full";
-    let tmpfs = match Tmpfs::mount("6m") {
+    // Room for the events held while full once space is back (a few KiB each with
+    // the write-ahead log and the full-text index): a tmpfs too small for them is
+    // full again right after the filler goes.
+    let size = format!("{}m", 8 + knob("TOCSIN_CHAOS_FULL", 300, 5000) / 200);
+    let tmpfs = match Tmpfs::mount(&size) {
         Ok(t) => t,
         Err(why) => return skipped(test, &why),
     };
@@ -224,6 +228,10 @@ async fn unwritable(test: &str, data: &Path, mut fault: Box<dyn Fault>, expect_w
         if (1..=seq).all(|s| c.stored(s)) || healed.elapsed() > Duration::from_secs(120) {
             break c;
         }
+        if std::env::var_os("TOCSIN_CHAOS_DEBUG").is_some() {
+            let snap = engine.snapshot();
+            eprintln!("stored {} of {seq}, received {}, alerts {}, store_error {:?}", c.per_seq.len(), snap.accounts[0].events_received, recorder.len(), snap.store_error);
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     wait_until("every urgent event alerted", Duration::from_secs(60), || {
@@ -232,6 +240,7 @@ async fn unwritable(test: &str, data: &Path, mut fault: Box<dyn Fault>, expect_w
     })
     .await;
     let lost = (1..=seq).filter(|s| !counted.stored(*s)).count();
+    let after = engine.snapshot().store_error;
     let twice = counted.stored_twice();
     let (alerts, summaries) = recorder.by_seq();
     let notified_twice = alerts.values().filter(|n| **n > 1).count();
@@ -240,7 +249,7 @@ async fn unwritable(test: &str, data: &Path, mut fault: Box<dyn Fault>, expect_w
         &format!(
             "sent={seq} (while unwritable: {}) stored_while_unwritable={} alerted_while_unwritable={alerted_down}/{urgent_down} urgent \
              lost={lost} stored_twice={} notified_twice={notified_twice} summaries={summaries} recovered_in={:.1}s tray={tray:?} \
-             status=\"{problem}\"",
+             status=\"{problem}\" status_at_the_end={after:?}",
             seq - first_failed + 1,
             stored_down.saturating_sub(stored_before),
             twice.len(),
