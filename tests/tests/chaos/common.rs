@@ -14,6 +14,27 @@ use tocsin_engine::attention::AttentionSettings;
 use tocsin_engine::{Alert, Engine, Notifier, NotifyError};
 use tocsin_model::{now_ms, EventKind};
 
+/// An engine on `toml`'s one account with its history in `data_dir`, the chaos
+/// rules and attention settings, and the alerts it raises recorded; returned once
+/// the account is subscribed.
+pub async fn chaos_engine(toml: &str, data_dir: &std::path::Path) -> (Engine, Arc<Recorder>) {
+    let options = tocsin_engine::EngineOptions {
+        config: tocsin_engine::Config::parse(toml, "chaos").unwrap(),
+        data_dir: data_dir.to_path_buf(),
+        force_demo: false,
+        demo_interval: Duration::from_secs(1),
+    };
+    let recorder = Arc::new(Recorder::default());
+    let engine = Engine::start(options, recorder.clone()).await.unwrap();
+    engine.set_rules_toml(RULES).await.unwrap();
+    engine.set_attention_settings(attention()).await.unwrap();
+    wait_until("subscribed", Duration::from_secs(20), || {
+        engine.snapshot().accounts[0].state == tocsin_engine::ConnState::Subscribed
+    })
+    .await;
+    (engine, recorder)
+}
+
 /// The long versions (the harness, `scripts/chaos.sh`): `TOCSIN_CHAOS_LONG=1`.
 pub fn long() -> bool {
     std::env::var("TOCSIN_CHAOS_LONG").is_ok_and(|v| v == "1")

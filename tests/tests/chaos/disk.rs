@@ -7,11 +7,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tocsin_emulator::{Emulator, EmulatorConfig};
-use tocsin_engine::{Config, ConnState, Engine, EngineOptions};
+use tocsin_engine::Engine;
 
 use crate::common::*;
 
@@ -163,17 +162,7 @@ async fn unwritable(test: &str, data: &Path, mut fault: Box<dyn Fault>, expect_w
     let key = format!("k_{account}_key");
     set_key(&account, &key);
     let emu = Emulator::bind(([127, 0, 0, 1], 0).into(), EmulatorConfig { keys: vec![key], ..Default::default() }).await.unwrap();
-    let options = EngineOptions {
-        config: Config::parse(&P::Daimon.account_toml(&emu, &account, 100, 1000), "chaos").unwrap(),
-        data_dir: data.to_path_buf(),
-        force_demo: false,
-        demo_interval: Duration::from_secs(1),
-    };
-    let recorder = Arc::new(Recorder::default());
-    let engine = Engine::start(options, recorder.clone()).await.unwrap();
-    engine.set_rules_toml(RULES).await.unwrap();
-    engine.set_attention_settings(attention()).await.unwrap();
-    wait_until("subscribed", Duration::from_secs(20), || engine.snapshot().accounts[0].state == ConnState::Subscribed).await;
+    let (engine, recorder) = chaos_engine(&P::Daimon.account_toml(&emu, &account, 100, 1000), data).await;
     let received = |e: &Engine| e.snapshot().accounts[0].events_received;
     let mut seq = 0;
     for _ in 0..20 {

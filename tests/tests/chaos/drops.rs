@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tocsin_emulator::{Emulator, EmulatorConfig};
-use tocsin_engine::{Config, ConnState, Engine, EngineOptions};
+use tocsin_engine::{ConnState, Engine};
 
 use crate::common::*;
 
@@ -23,18 +23,8 @@ pub async fn forced_disconnects(p: P) {
         Emulator::bind(([127, 0, 0, 1], 0).into(), EmulatorConfig { keys: vec![key], ..Default::default() }).await.unwrap(),
     );
     let dir = tempfile::tempdir().unwrap();
-    let options = EngineOptions {
-        config: Config::parse(&p.account_toml(&emu, &account, 10, 40), "chaos").unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        force_demo: false,
-        demo_interval: Duration::from_secs(1),
-    };
-    let recorder = Arc::new(Recorder::default());
-    let engine = Engine::start(options, recorder.clone()).await.unwrap();
-    engine.set_rules_toml(RULES).await.unwrap();
-    engine.set_attention_settings(attention()).await.unwrap();
+    let (engine, recorder) = chaos_engine(&p.account_toml(&emu, &account, 10, 40), dir.path()).await;
     let subscribed = |e: &Engine| e.snapshot().accounts[0].state == ConnState::Subscribed;
-    wait_until("the first subscription", Duration::from_secs(20), || subscribed(&engine)).await;
 
     let started = Instant::now();
     // AgentMail's catch-up lists the last minute again after every reconnect (the

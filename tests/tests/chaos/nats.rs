@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
-use tocsin_engine::{Config, ConnState, Engine, EngineOptions};
+use tocsin_engine::{ConnState, Engine};
 use tocsin_model::now_ms;
 
 use crate::common::*;
@@ -124,18 +124,8 @@ pub async fn forced_disconnects() {
         proxy.port
     );
     let dir = tempfile::tempdir().unwrap();
-    let options = EngineOptions {
-        config: Config::parse(&toml, "chaos").unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        force_demo: false,
-        demo_interval: Duration::from_secs(1),
-    };
-    let recorder = Arc::new(Recorder::default());
-    let engine = Engine::start(options, recorder.clone()).await.unwrap();
-    engine.set_rules_toml(RULES).await.unwrap();
-    engine.set_attention_settings(attention()).await.unwrap();
+    let (engine, recorder) = chaos_engine(&toml, dir.path()).await;
     let subscribed = |e: &Engine| e.snapshot().accounts[0].state == ConnState::Subscribed;
-    wait_until("subscribed", Duration::from_secs(20), || subscribed(&engine)).await;
 
     // The stream, on its own connection to the server (not through the proxy).
     let sent: Arc<std::sync::Mutex<Vec<Sent>>> = Arc::default();
