@@ -32,6 +32,8 @@ impl Cli<'_> {
             ("TOCSIN_CONFIG_DIR".into(), self.dir.join("config").display().to_string()),
             ("TOCSIN_DATA_DIR".into(), self.dir.join("data").display().to_string()),
             ("XDG_STATE_HOME".into(), self.dir.join("state").display().to_string()),
+            // Its own control socket, shared with the headless app it starts.
+            ("TOCSIN_RUNTIME_DIR".into(), self.dir.join("run").display().to_string()),
             ("TOCSIN_KEYCHAIN".into(), self.backend.into()),
             ("NO_COLOR".into(), "1".into()),
         ]
@@ -170,11 +172,15 @@ async fn full_flow(backend: &str) {
     // A headless run with the key from the keychain, sent in the URL's query.
     let envs: Vec<(String, String)> = cli.envs().into_iter().chain([("DISPLAY".into(), String::new())]).collect();
     let env_refs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let subscribes = || emu.daimon().commands().iter().filter(|c| c["action"] == "subscribe").count();
-    // The key tests above subscribed too: wait for one more.
-    let before = subscribes();
     let mut headless = AppProcess::spawn(&["run", "--headless"], &env_refs);
-    wait_for("the headless app to subscribe", Duration::from_secs(20), || async { (subscribes() > before).then_some(()) }).await;
+    // Subscribed as the running Tocsin reports it: the emulator's subscribe count
+    // is no witness, since a key test's subscribe can reach it after the test ended.
+    wait_for("the headless app to subscribe", Duration::from_secs(20), || async {
+        let (ok, out, _) = cli.run(&["status", "--json"], "");
+        let snap: serde_json::Value = serde_json::from_str(&out).ok().filter(|_| ok)?;
+        (snap["accounts"][0]["state"]["state"] == "subscribed").then_some(())
+    })
+    .await;
     emu.daimon().publish(json!({"event_id": "evt_cli_1", "type": "message.received", "inbox_id": "inbox_ops",
         "payload": {"message": {"id": "msg_cli_1", "inbox_id": "inbox_ops", "from": "a@b.c", "subject": "Provisioned", "body": "ok"}}}));
     let history = wait_for("the event in the history", Duration::from_secs(20), || async {
