@@ -2,7 +2,10 @@
 //! --headless`, the live commands for a running Tocsin (`status`, `pause`,
 //! `resume`, `reconnect`, `open`, `quit`), `tocsin emulator`, `tocsin history
 //! list|search|export`, `tocsin rules ...`, `tocsin attention ...`, `tocsin
-//! account add|list|edit|remove`, `tocsin key set|rotate|test|remove`.
+//! account add|list|edit|remove`, `tocsin key set|rotate|test|remove`,
+//! `tocsin autostart on|off|status`. The man pages and shell completions are made
+//! from these definitions (`generate.rs`, run by the `tocsin-generate` build tool):
+//! this `Cli` is their one source.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,6 +89,24 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::accounts_cli::KeyCommand,
     },
+    /// Start at login (in the tray): on, off, or show the login item (the default).
+    Autostart {
+        #[command(subcommand)]
+        command: Option<AutostartCommand>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AutostartCommand {
+    /// Whether Tocsin starts at login, and the entry that says so.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start Tocsin in the tray when you log in.
+    On,
+    /// Do not start Tocsin at login.
+    Off,
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +254,7 @@ pub fn main() -> ExitCode {
         Some(Command::Key { ref command }) => crate::accounts_cli::key(&cli.global, command),
         Some(Command::Rules { ref command }) => crate::rules::run(&cli.global, command),
         Some(Command::Attention { ref command }) => crate::rules::attention(&cli.global, command),
+        Some(Command::Autostart { ref command }) => crate::autostart::cli(command.as_ref().unwrap_or(&AutostartCommand::Status { json: false })),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

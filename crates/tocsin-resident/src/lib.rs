@@ -16,6 +16,7 @@
 //! - `resident.rs`: start, the engine, restarts, the control handler; `window.rs`: the window process
 //! - `tray.rs` + `badge.rs`; `notifier.rs`; `autostart.rs`
 //! - `history.rs`, `accounts_cli.rs`, `rules.rs`, `emulator.rs`: offline subcommands
+//! - `generate.rs`: man pages and shell completions from the `cli.rs` definitions
 //! - `paths.rs`, `logging.rs`, `signals.rs`
 
 pub mod accounts_cli;
@@ -23,6 +24,7 @@ pub mod autostart;
 pub mod badge;
 pub mod cli;
 mod emulator;
+pub mod generate;
 pub mod history;
 pub mod live;
 pub mod logging;
