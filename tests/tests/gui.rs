@@ -82,10 +82,9 @@ async fn the_tray_tells_the_truth_and_quit_exits() {
             "Connected · 0 unread urgent",
             "ops (daimon): connected",
             "Open history",
-            "Pause notifications",
-            "For 1 hour",
-            "Until tomorrow morning",
-            "Until I resume",
+            "Pause for 1 hour",
+            "Pause until tomorrow morning",
+            "Pause until I resume",
             "Resume notifications",
             "Reconnect all",
             "Quit"
@@ -125,10 +124,10 @@ async fn the_tray_tells_the_truth_and_quit_exits() {
     assert!(app.running(), "the first instance keeps running");
 
     // Pause for an hour from the tray: the status line says until when.
-    item.click_label("For 1 hour").await;
+    item.click_label("Pause for 1 hour").await;
     item.wait_for_menu(|m| status_line(m).contains("paused until "), Duration::from_secs(10)).await;
     // Pause until resumed: the next urgent event is counted but not notified.
-    item.click_label("Until I resume").await;
+    item.click_label("Pause until I resume").await;
     item.wait_for_menu(
         |m| {
             status_line(m).contains("notifications paused")

@@ -248,6 +248,7 @@ ${e.hostile ? XSS.join("\n") : ""}
       demo: false,
       storeError: null,
       notifierError: null,
+      notifierCause: null,
       keychainError: null,
     };
   }

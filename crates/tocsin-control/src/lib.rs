@@ -132,7 +132,7 @@
 //!
 //! ```text
 //! {"push":{"stored":{"id":42,"account":"work","provider":"daimon","kind":"message_received","providerType":"message.received","providerEventId":"evt_42","messageId":"msg_42","tier":"urgent","subject":"db-1 is down","sender":"ops@example.com","excerpt":"db-1 stopped answering at 03:12","inbox":"ops","receivedAtMs":1767225600000,"occurredAtMs":1767225599000,"read":false,"replayed":false}}}
-//! {"push":{"status":{"accounts":[{"account":"work","provider":"daimon","state":{"state":"open"},"lastError":null,"cause":null,"eventsReceived":12,"transport":"websocket","nextRetryAtMs":null}],"unreadUrgent":2,"paused":false,"pausedUntilMs":null,"demo":false,"storeError":null,"notifierError":null,"keychainError":null}}}
+//! {"push":{"status":{"accounts":[{"account":"work","provider":"daimon","state":{"state":"open"},"lastError":null,"cause":null,"eventsReceived":12,"transport":"websocket","nextRetryAtMs":null}],"unreadUrgent":2,"paused":false,"pausedUntilMs":null,"demo":false,"storeError":null,"notifierError":null,"notifierCause":null,"keychainError":null}}}
 //! {"push":{"focus":{"event":42}}}
 //! ```
 //!

@@ -16,7 +16,7 @@
 //! coalescing), `history.rs` (search, detail, read state, retention), `detail.rs`
 //! (sanitised HTML, headers, web links), `accounts.rs` (the Accounts form and
 //! config edits), `keys.rs` (key state, keychain health, "test key"), `config.rs`,
-//! `demo.rs`, `snapshot.rs`, `notifier.rs`, `error.rs`.
+//! `demo.rs`, `snapshot.rs`, `notifier.rs` + `notify_health.rs`, `error.rs`.
 
 pub mod accounts;
 pub mod attention;
@@ -27,6 +27,7 @@ pub mod error;
 mod history;
 pub mod keys;
 pub mod notifier;
+mod notify_health;
 mod pipeline;
 pub mod reader;
 pub mod settings;
@@ -49,7 +50,7 @@ use tocsin_supervisor::{Connection, KeySource, Outgoing, DEFAULT_MAX_FRAME};
 
 pub use config::{AccountConfig, Config, ConfigError};
 pub use error::{ErrorCode, IpcError};
-pub use notifier::{Alert, AlertAction, LogNotifier, Notifier, NotifyError};
+pub use notifier::{Alert, AlertAction, LogNotifier, Notifier, NotifierCause, NotifyError};
 pub use snapshot::{Snapshot, TrayState};
 pub use tocsin_supervisor::{AccountStatus, ConnState};
 
@@ -102,7 +103,7 @@ pub(crate) struct Shared {
     /// Wakes the retention task (settings changed).
     retention_changed: Notify,
     store_error: Mutex<Option<String>>,
-    notifier_error: Mutex<Option<String>>,
+    notifier_error: Mutex<Option<NotifyError>>,
     updates: broadcast::Sender<Update>,
     dirty: Notify,
 }
@@ -111,6 +112,7 @@ impl Shared {
     fn snapshot(&self) -> Snapshot {
         let pause = self.attention.lock().unwrap().pause().current(tocsin_model::now_ms());
         let next_retry = self.next_retry.lock().unwrap();
+        let notifier_error = self.notifier_error.lock().unwrap().clone();
         Snapshot {
             accounts: self
                 .statuses
@@ -129,7 +131,8 @@ impl Shared {
             },
             demo: self.demo,
             store_error: self.store_error.lock().unwrap().clone(),
-            notifier_error: self.notifier_error.lock().unwrap().clone(),
+            notifier_error: notifier_error.as_ref().map(ToString::to_string),
+            notifier_cause: notifier_error.as_ref().map(NotifyError::cause),
             keychain_error: self.keychain_error.lock().unwrap().clone(),
         }
     }
@@ -278,6 +281,9 @@ impl Engine {
             supervisors.push(tokio::spawn(tocsin_supervisor::nats::run_nats(conn, event_tx.clone(), status_tx, cancel.clone())));
         }
         drop(event_tx);
+        if let Some(health) = notifier.health() {
+            tokio::spawn(notify_health::watch_health(shared.clone(), health, cancel.clone()));
+        }
         let status_task = tokio::spawn(snapshot::publish_loop(shared.clone(), cancel.clone()));
         let retention_task = tokio::spawn(history::retention_loop(store.clone(), shared.clone(), cancel.clone()));
         let keys = KeyStore::detect();

@@ -369,21 +369,5 @@ async fn show(shared: &Shared, notifier: &Arc<dyn Notifier>, alert: Alert) {
         Ok(Err(e)) => Some(e),
         Err(join) => Some(NotifyError::Failed(join.to_string())),
     };
-    let mut current = shared.notifier_error.lock().unwrap();
-    match error {
-        None => {
-            if current.take().is_some() {
-                tracing::info!("notifications work again");
-                shared.touch();
-            }
-        }
-        Some(e) => {
-            let message = e.to_string();
-            if current.as_deref() != Some(message.as_str()) {
-                tracing::warn!("{message}");
-                *current = Some(message);
-                shared.touch();
-            }
-        }
-    }
+    crate::notify_health::record(shared, error);
 }

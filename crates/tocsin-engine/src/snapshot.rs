@@ -25,8 +25,10 @@ pub struct Snapshot {
     pub demo: bool,
     /// Why new events cannot be saved right now, if they cannot.
     pub store_error: Option<String>,
-    /// Why notifications cannot be shown right now, if they cannot.
+    /// Why alerts cannot be shown right now, in words, if they cannot.
     pub notifier_error: Option<String>,
+    /// Why alerts cannot be shown, as a type (null when they can).
+    pub notifier_cause: Option<crate::NotifierCause>,
     /// Why account keys cannot be read (keychain locked or missing), if they cannot.
     pub keychain_error: Option<String>,
 }
@@ -79,6 +81,14 @@ impl Snapshot {
             s.push_str(" · notifications paused");
         }
         s.push_str(&format!(" · {} unread urgent", self.unread_urgent));
+        if let Some(cause) = self.notifier_cause {
+            s.push_str(" · alerts cannot be shown: ");
+            s.push_str(match cause {
+                crate::NotifierCause::NoServer => "no notification service",
+                crate::NotifierCause::NoSessionBus => "no session bus",
+                crate::NotifierCause::Failed => "the notification service failed",
+            });
+        }
         s
     }
 }
@@ -123,6 +133,7 @@ mod tests {
             demo: false,
             store_error: None,
             notifier_error: None,
+            notifier_cause: None,
             keychain_error: None,
         }
     }
@@ -138,6 +149,9 @@ mod tests {
         assert_eq!(snap(vec![sub.clone()], 2, true).tray_state(), TrayState::Paused);
         assert_eq!(snap(vec![sub.clone(), fatal], 2, true).tray_state(), TrayState::Error);
         assert_eq!(snap(vec![], 0, false).tray_state(), TrayState::Offline);
-        assert_eq!(snap(vec![sub, rec], 3, false).summary(), "1 of 2 connected · 3 unread urgent");
+        assert_eq!(snap(vec![sub.clone(), rec], 3, false).summary(), "1 of 2 connected · 3 unread urgent");
+        let no_server = Snapshot { notifier_cause: Some(crate::NotifierCause::NoServer), ..snap(vec![sub], 0, false) };
+        assert_eq!(no_server.summary(), "Connected · 0 unread urgent · alerts cannot be shown: no notification service");
+        assert_eq!(no_server.tray_state(), TrayState::Connected, "a warning, not an error of the accounts");
     }
 }

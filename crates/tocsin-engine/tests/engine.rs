@@ -121,7 +121,8 @@ async fn without_a_notification_server_the_snapshot_says_so_and_events_are_kept(
     wait_until(|| engine.snapshot().accounts[0].state == ConnState::Subscribed).await;
     emu.daimon().publish(mail("n1", "[URGENT] nobody listening", &[]));
     wait_until(|| engine.snapshot().notifier_error.is_some()).await;
-    assert!(engine.snapshot().notifier_error.unwrap().contains("no notification service"));
+    assert_eq!(engine.snapshot().notifier_cause, Some(tocsin_engine::NotifierCause::NoServer));
+    assert!(engine.snapshot().notifier_error.unwrap().contains("no notification service"), "and in words");
     assert_eq!(stored(&engine, 1).await.len(), 1);
     engine.shutdown().await;
     emu.shutdown().await;

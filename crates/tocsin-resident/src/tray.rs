@@ -1,7 +1,9 @@
 //! The tray: a StatusNotifierItem with a com.canonical.dbusmenu menu (ksni over zbus,
 //! no GTK). An icon per aggregate state with the unread-urgent count as a badge, the
-//! summary as tooltip, and a menu with a status line, one line per account, Open
-//! history, Pause notifications, Reconnect all and Quit.
+//! summary as tooltip (it says when alerts cannot be shown), and a menu with a status
+//! line, one line per account, Open history, the pause choices (flat: no submenu,
+//! which libdbusmenu-gtk3 hosts such as the Xfce panel show empty), Reconnect all
+//! and Quit.
 //!
 //! Owns: the item on the session bus (registered with the StatusNotifierWatcher, and
 //! again whenever a watcher appears), the decoded icons, and turning a [`Snapshot`]
@@ -13,7 +15,7 @@
 
 use std::sync::{LazyLock, Mutex};
 
-use ksni::menu::{StandardItem, SubMenu};
+use ksni::menu::StandardItem;
 use ksni::{Icon, MenuItem, TrayMethods};
 use tokio::sync::mpsc::UnboundedSender;
 use tocsin_engine::settings::PauseChoice;
@@ -24,7 +26,7 @@ use tocsin_engine::{Snapshot, TrayState};
 pub enum TrayAction {
     /// Open (or raise) the history window: "Open history" or a left click on the icon.
     Open,
-    /// A choice of the "Pause notifications" submenu, "Resume notifications" included.
+    /// A pause choice of the menu, "Resume notifications" included.
     Pause(PauseChoice),
     Reconnect,
     Quit,
@@ -185,20 +187,13 @@ impl ksni::Tray for Model {
         items.extend(s.accounts.iter().map(|a| info(&account_line(a))));
         items.push(MenuItem::Separator);
         items.push(action("Open history", true, TrayAction::Open));
-        items.push(
-            SubMenu {
-                label: "Pause notifications".into(),
-                submenu: vec![
-                    action("For 1 hour", true, TrayAction::Pause(PauseChoice::Hour)),
-                    action("Until tomorrow morning", true, TrayAction::Pause(PauseChoice::Tomorrow)),
-                    action("Until I resume", true, TrayAction::Pause(PauseChoice::Forever)),
-                    MenuItem::Separator,
-                    action("Resume notifications", s.paused, TrayAction::Pause(PauseChoice::Resume)),
-                ],
-                ..Default::default()
-            }
-            .into(),
-        );
+        // No submenu: hosts that render the menu with libdbusmenu-gtk3 (the Xfce panel,
+        // and Cinnamon, MATE, Budgie) show ksni's submenus empty; seen on xfce4-panel
+        // 4.18 (tests/tests/tray_host.rs). The pause choices are top-level entries.
+        items.push(action("Pause for 1 hour", true, TrayAction::Pause(PauseChoice::Hour)));
+        items.push(action("Pause until tomorrow morning", true, TrayAction::Pause(PauseChoice::Tomorrow)));
+        items.push(action("Pause until I resume", true, TrayAction::Pause(PauseChoice::Forever)));
+        items.push(action("Resume notifications", s.paused, TrayAction::Pause(PauseChoice::Resume)));
         items.push(action("Reconnect all", true, TrayAction::Reconnect));
         items.push(MenuItem::Separator);
         items.push(action("Quit", true, TrayAction::Quit));

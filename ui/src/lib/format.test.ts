@@ -35,7 +35,7 @@ describe("causeLabel", () => {
 });
 
 describe("overall", () => {
-  const base: Snapshot = { accounts: [], unreadUrgent: 0, paused: false, pausedUntilMs: null, demo: false, storeError: null, notifierError: null, keychainError: null };
+  const base: Snapshot = { accounts: [], unreadUrgent: 0, paused: false, pausedUntilMs: null, demo: false, storeError: null, notifierError: null, notifierCause: null, keychainError: null };
   const acct = (state: Snapshot["accounts"][number]["state"]) => ({
     account: "a",
     provider: "daimon" as const,
@@ -82,7 +82,7 @@ describe("lists", () => {
 });
 
 describe("pauseLabel", () => {
-  const base: Snapshot = { accounts: [], unreadUrgent: 0, paused: false, pausedUntilMs: null, demo: false, storeError: null, notifierError: null, keychainError: null };
+  const base: Snapshot = { accounts: [], unreadUrgent: 0, paused: false, pausedUntilMs: null, demo: false, storeError: null, notifierError: null, notifierCause: null, keychainError: null };
   it("says whether and until when notifications are paused", () => {
     const now = new Date(2026, 10, 23, 9, 0).getTime();
     expect(pauseLabel(base, now)).toBeNull();

@@ -43,7 +43,7 @@ export function account(over: Partial<AccountStatus> = {}): AccountStatus {
 }
 
 export function snapshot(over: Partial<Snapshot> = {}): Snapshot {
-  return { accounts: [account()], unreadUrgent: 1, paused: false, pausedUntilMs: null, demo: true, storeError: null, notifierError: null, keychainError: null, ...over };
+  return { accounts: [account()], unreadUrgent: 1, paused: false, pausedUntilMs: null, demo: true, storeError: null, notifierError: null, notifierCause: null, keychainError: null, ...over };
 }
 
 /** jsdom lays nothing out: give an element a viewport and a settable scroll position. */

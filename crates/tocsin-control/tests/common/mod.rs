@@ -39,6 +39,7 @@ pub fn snapshot(unread_urgent: u32) -> Snapshot {
         demo: false,
         store_error: None,
         notifier_error: None,
+        notifier_cause: None,
         keychain_error: None,
     }
 }
