@@ -310,3 +310,29 @@ pub async fn resident_with_window(
     let session = driver.new_session_with_env(&window_binary(), &[], &window_env).await;
     (resident, session)
 }
+
+/// Processes whose parent is `parent` and whose program's file name is `name`, with
+/// their arguments (from `/proc`): for example the `tocsin-window` the resident
+/// started, and the event it was asked to show (`--focus ID`).
+pub fn children_named(parent: u32, name: &str) -> Vec<(u32, Vec<String>)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // "pid (comm) state ppid ...": comm may hold spaces, so split after ')'.
+            let ppid: u32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let args: Vec<String> =
+                cmdline.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            let program = Path::new(args.first()?).file_name()?.to_str()?.to_owned();
+            (ppid == parent && program == name).then_some((pid, args))
+        })
+        .collect()
+}
+
+/// Sends SIGKILL to `pid` (a process the test's app started), ignoring a gone one.
+pub fn kill_pid(pid: u32) {
+    if let Ok(raw) = i32::try_from(pid) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), Signal::SIGKILL);
+    }
+}

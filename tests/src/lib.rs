@@ -9,6 +9,10 @@
 //! - [`bus`]: a private `dbus-daemon` with no service activation.
 //! - [`desk`]: one daimon account against the emulator, and the environment for it.
 //! - [`notifications`]: `org.freedesktop.Notifications` that records every `Notify`.
+//! - [`servers`]: real notification servers (dunst, xfce4-notifyd, notification-daemon);
+//!   [`monitor`]: a bus monitor, the witness of what they received and emitted.
+//! - [`panel`]: a real tray host, xfce4-panel's notification area (on [`xfconf`]'s daemon).
+//! - [`x11`]: windows, clicks, keys and screenshots on the Xvfb display.
 //! - [`tray`]: `org.kde.StatusNotifierWatcher` + StatusNotifierItem/dbusmenu reader.
 //! - [`webdriver`]: `WebKitWebDriver` and a minimal W3C WebDriver client.
 //! - [`xss`]: a public XSS corpus, in-page execution sentinels and a loopback canary.
@@ -19,9 +23,14 @@
 pub mod app;
 pub mod bus;
 pub mod desk;
+pub mod monitor;
 pub mod notifications;
+pub mod panel;
+pub mod servers;
 pub mod tray;
 pub mod webdriver;
+pub mod x11;
+pub mod xfconf;
 pub mod xss;
 
 use std::path::PathBuf;

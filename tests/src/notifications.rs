@@ -8,6 +8,8 @@
 //! [`RecordingNotificationServer::invoke_action`]) and `body`. It does not claim
 //! `body-markup`: it renders nothing, so an app must not rely on markup being
 //! interpreted, and the recorded body is exactly what the app sent.
+//! [`RecordingNotificationServer::start_with_capabilities`] reports others, to see
+//! what the app sends a server that has fewer (no `actions`, say).
 //!
 //! notify-rust only listens for `ActionInvoked` while `wait_for_action` runs, which
 //! may start after the `Notify` reply: use
@@ -57,6 +59,41 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// A `Notify` call's arguments as recorded (also by [`crate::monitor`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: u32,
+        app_name: String,
+        replaces_id: u32,
+        app_icon: String,
+        summary: String,
+        body: String,
+        actions: Vec<String>,
+        hints: &HashMap<String, OwnedValue>,
+        expire_timeout: i32,
+        sender: String,
+    ) -> Recorded {
+        let urgency = hints.get("urgency").and_then(|v| u8::try_from(v).ok());
+        let string_hint = |name: &str| hints.get(name).and_then(|v| <&str>::try_from(v).ok()).map(str::to_owned);
+        let rendered: BTreeMap<String, String> = hints.iter().map(|(k, v)| (k.clone(), render(v))).collect();
+        Recorded {
+            id,
+            app_name,
+            replaces_id,
+            app_icon,
+            summary,
+            body,
+            actions,
+            urgency,
+            desktop_entry: string_hint("desktop-entry"),
+            category: string_hint("category"),
+            hint_names: rendered.keys().cloned().collect(),
+            hints: rendered,
+            expire_timeout,
+            sender,
+        }
+    }
+
     /// The action keys (`actions[0]`, `actions[2]`, ...).
     pub fn action_keys(&self) -> Vec<&str> {
         self.actions.iter().step_by(2).map(String::as_str).collect()
@@ -70,6 +107,7 @@ impl Recorded {
 
 #[derive(Default)]
 struct Inner {
+    capabilities: Vec<String>,
     recorded: Mutex<Vec<Recorded>>,
     closed_by_app: Mutex<Vec<u32>>,
     next_id: Mutex<u32>,
@@ -101,25 +139,8 @@ impl Server {
             *next += 1;
             *next
         };
-        let urgency = hints.get("urgency").and_then(|v| u8::try_from(v).ok());
-        let string_hint = |name: &str| hints.get(name).and_then(|v| <&str>::try_from(v).ok()).map(str::to_owned);
-        let rendered: BTreeMap<String, String> = hints.iter().map(|(k, v)| (k.clone(), render(v))).collect();
-        let recorded = Recorded {
-            id,
-            app_name,
-            replaces_id,
-            app_icon,
-            summary,
-            body,
-            actions,
-            urgency,
-            desktop_entry: string_hint("desktop-entry"),
-            category: string_hint("category"),
-            hint_names: rendered.keys().cloned().collect(),
-            hints: rendered,
-            expire_timeout,
-            sender: header.sender().map(|s| s.to_string()).unwrap_or_default(),
-        };
+        let sender = header.sender().map(|s| s.to_string()).unwrap_or_default();
+        let recorded = Recorded::new(id, app_name, replaces_id, app_icon, summary, body, actions, &hints, expire_timeout, sender);
         self.inner.recorded.lock().unwrap().push(recorded);
         id
     }
@@ -131,7 +152,7 @@ impl Server {
     }
 
     async fn get_capabilities(&self) -> Vec<String> {
-        vec!["actions".into(), "body".into()]
+        self.inner.capabilities.clone()
     }
 
     async fn get_server_information(&self) -> (String, String, String, String) {
@@ -164,7 +185,12 @@ impl RecordingNotificationServer {
     /// Connects to `bus`, serves the interface and owns `org.freedesktop.Notifications`
     /// (panics if something else already owns it).
     pub async fn start(bus: &PrivateBus) -> RecordingNotificationServer {
-        let inner = Arc::new(Inner::default());
+        Self::start_with_capabilities(bus, &["actions", "body"]).await
+    }
+
+    /// [`start`](Self::start) with these capabilities in `GetCapabilities`.
+    pub async fn start_with_capabilities(bus: &PrivateBus, capabilities: &[&str]) -> RecordingNotificationServer {
+        let inner = Arc::new(Inner { capabilities: capabilities.iter().map(|c| (*c).to_owned()).collect(), ..Inner::default() });
         let conn = zbus::connection::Builder::address(bus.address())
             .expect("bus address")
             .serve_at(PATH, Server { inner: inner.clone() })
