@@ -41,22 +41,27 @@ impl Default for Shared {
     }
 }
 
-/// What a failed method call means.
-fn classify(e: zbus6::Error) -> NotifyError {
-    if !matches!(e, zbus6::Error::MethodError(..)) {
-        return NotifyError::Failed(e.to_string());
-    }
-    match Fdo::from(e) {
-        Fdo::ServiceUnknown(_)
-        | Fdo::NameHasNoOwner(_)
-        | Fdo::SpawnExecFailed(_)
-        | Fdo::SpawnForkFailed(_)
-        | Fdo::SpawnChildExited(_)
-        | Fdo::SpawnChildSignaled(_)
-        | Fdo::SpawnFailed(_)
-        | Fdo::SpawnServiceNotFound(_)
-        | Fdo::SpawnServiceNotValid(_) => NotifyError::NoServer,
-        other => NotifyError::Failed(other.to_string()),
+/// What a failed call means, by its type: `Some` when the server (or the bus
+/// daemon for it) answered with an error, `None` for a connection-level failure
+/// (worth one more try on a new connection). zbus reports the bus's own error
+/// names (`ServiceUnknown`, `NameHasNoOwner`, the `Spawn.*` activation failures)
+/// as [`zbus6::Error::FDO`], other error replies as `MethodError`.
+fn classify(e: zbus6::Error) -> Option<NotifyError> {
+    match e {
+        zbus6::Error::FDO(fdo) => Some(match *fdo {
+            Fdo::ServiceUnknown(_)
+            | Fdo::NameHasNoOwner(_)
+            | Fdo::SpawnExecFailed(_)
+            | Fdo::SpawnForkFailed(_)
+            | Fdo::SpawnChildExited(_)
+            | Fdo::SpawnChildSignaled(_)
+            | Fdo::SpawnFailed(_)
+            | Fdo::SpawnServiceNotFound(_)
+            | Fdo::SpawnServiceNotValid(_) => NotifyError::NoServer,
+            other => NotifyError::Failed(other.to_string()),
+        }),
+        e @ zbus6::Error::MethodError(..) => Some(NotifyError::Failed(e.to_string())),
+        _ => None,
     }
 }
 
@@ -110,17 +115,21 @@ impl Shared {
                 .await;
                 match result {
                     Ok(id) => return Ok(id),
-                    Err(e @ zbus6::Error::MethodError(..)) => {
-                        let e = classify(e);
-                        if e == NotifyError::NoServer {
-                            *self.caps.lock().unwrap() = None;
-                        }
-                        return Err(e);
-                    }
                     Err(e) => {
-                        tracing::debug!("notification call failed on the bus connection: {e}");
-                        last = NotifyError::Failed(e.to_string());
-                        self.broken(&conn);
+                        let text = e.to_string();
+                        match classify(e) {
+                            Some(answered) => {
+                                if answered == NotifyError::NoServer {
+                                    *self.caps.lock().unwrap() = None;
+                                }
+                                return Err(answered);
+                            }
+                            None => {
+                                tracing::debug!("notification call failed on the bus connection: {text}");
+                                last = NotifyError::Failed(text);
+                                self.broken(&conn);
+                            }
+                        }
                     }
                 }
             }
@@ -270,5 +279,22 @@ async fn serve(
         if actions.send(action).is_err() {
             return Ok(true);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_classified_by_type() {
+        let unknown = zbus6::Error::FDO(Box::new(Fdo::ServiceUnknown("not provided by any .service files".into())));
+        assert_eq!(classify(unknown), Some(NotifyError::NoServer));
+        let spawn = zbus6::Error::FDO(Box::new(Fdo::SpawnChildExited("exited 1".into())));
+        assert_eq!(classify(spawn), Some(NotifyError::NoServer));
+        let refused = zbus6::Error::FDO(Box::new(Fdo::AccessDenied("no".into())));
+        assert!(matches!(classify(refused), Some(NotifyError::Failed(_))));
+        let io = zbus6::Error::InputOutput(Arc::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe)));
+        assert_eq!(classify(io), None, "a broken connection is retried, not reported as the server's answer");
     }
 }
