@@ -114,21 +114,28 @@ pub fn cli(command: &crate::cli::AutostartCommand) -> anyhow::Result<()> {
             (status()?, false)
         }
     };
+    use std::fmt::Write as _;
+    let mut out = String::new();
     if json {
-        println!("{}", serde_json::to_string_pretty(&st)?);
-        return Ok(());
-    }
-    let path = st.path.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default();
-    if st.enabled {
-        println!("on: Tocsin starts in the tray at login{path}");
-        if let Some(exec) = &st.exec {
-            println!("runs: {exec}");
-        }
+        out = serde_json::to_string_pretty(&st)? + "\n";
     } else {
-        println!("off: Tocsin does not start at login");
+        let path = st.path.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default();
+        if st.enabled {
+            let _ = writeln!(out, "on: Tocsin starts in the tray at login{path}");
+            if let Some(exec) = &st.exec {
+                let _ = writeln!(out, "runs: {exec}");
+            }
+        } else {
+            let _ = writeln!(out, "off: Tocsin does not start at login");
+        }
+        if st.path.is_some() && st.installed_entry.is_none() {
+            let _ = writeln!(out, "note: Tocsin is not installed (no applications/tocsin.desktop in XDG_DATA_DIRS): the login item runs this program");
+        }
     }
-    if st.path.is_some() && st.installed_entry.is_none() {
-        println!("note: Tocsin is not installed (no applications/tocsin.desktop in XDG_DATA_DIRS): the login item runs this program");
+    // A reader that closes the pipe early (`| grep -q`) ends the command quietly.
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
     }
     Ok(())
 }
