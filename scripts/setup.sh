@@ -32,7 +32,8 @@ BUILD_PKGS=(pkg-config libwebkit2gtk-4.1-dev libayatana-appindicator3-dev build-
 # WebKitWebDriver, screenshots, gdbus. Never dbus-x11: it auto-launches buses that outlive tests.
 TEST_PKGS=(xvfb xauth imagemagick dunst gnome-keyring keyutils webkit2gtk-driver dbus libdbus-1-dev libglib2.0-bin python3 python3-pip nats-server faketime
     python3-venv # python3-venv: Debian's python3 has no `-m venv` without it (the SDK venv below)
-    xfce4-notifyd notification-daemon xfconf xfce4-panel xdotool) # real notification servers and a real tray host (notify_servers.rs, tray_host.rs)
+    xfce4-notifyd notification-daemon xfconf xfce4-panel xdotool # real notification servers and a real tray host (notify_servers.rs, tray_host.rs)
+    lintian desktop-file-utils appstream) # the package step's validators (scripts/package-check.sh)
 # Wanted by some tests but not available everywhere (Ubuntu's chromium is a snap stub): warn if they fail.
 # chromium runs the UI's browser tests (ui/e2e, npm run e2e, through playwright-core); fonts-dejavu-core
 # gives its screenshots a known font.
@@ -76,7 +77,7 @@ if [ "$WITH_TEST" -eq 1 ]; then
     for p in "${OPTIONAL_TEST_PKGS[@]}"; do
         installed "$p" || apt_install "$p" || warn "could not install $p; tests that need it will fail with a message"
     done
-    for cmd in dbus-daemon dbus-run-session xvfb-run keyctl gnome-keyring-daemon WebKitWebDriver gdbus import xdotool xfce4-panel; do
+    for cmd in dbus-daemon dbus-run-session xvfb-run keyctl gnome-keyring-daemon WebKitWebDriver gdbus import xdotool xfce4-panel lintian desktop-file-validate appstreamcli; do
         command -v "$cmd" >/dev/null 2>&1 || die "$cmd is missing after installing the test packages"
     done
 fi

@@ -123,6 +123,15 @@ else
     run_step cargo-test cargo_tests
 fi
 run_step bindings-drift bindings_drift
+# The Debian package of the dev binaries cargo-build made (stripped; no second build): install,
+# check, purge (scripts/package-check.sh). Needs root or sudo, as setup.sh does.
+package() { scripts/package-check.sh --profile dev; }
+if [[ " ${failed_steps[*]-} " == *" cargo-build "* ]]; then
+    echo "==> skipping the package step: the build failed"
+    failed_steps+=("package (skipped)")
+else
+    run_step package package
+fi
 
 # ---- Summary: tests counted by the runners; other failed steps count as one failure each.
 passed=0; failed=0; skipped=0
@@ -160,7 +169,7 @@ done
 
 {
     echo "steps:"
-    for s in ui-check ui-test ui-e2e cargo-build cargo-test bindings-drift; do
+    for s in ui-check ui-test ui-e2e cargo-build cargo-test bindings-drift package; do
         state=ok
         for f in "${failed_steps[@]-}"; do [[ "$f" == "$s"* ]] && state=FAILED; done
         [[ "$state" == ok && -z "${step_time[$s]+x}" ]] && state="not run"
