@@ -22,6 +22,7 @@ use tocsin_model::{excerpt, Attachment, Event, EventKind, HistoryItem, Provider,
 mod export;
 mod query;
 mod retention;
+mod write_tx;
 
 pub use export::{csv_field, iso8601, ExportFormat};
 pub use query::{fts_query, TOTAL_CAP};
@@ -152,7 +153,7 @@ const WAL_BACKSTOP_PAGES: u32 = 10_000;
 /// A batch inserted but not committed: see [`Store::stage`].
 pub struct Staged<'b> {
     store: Store,
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: write_tx::WriteTx,
     batch: &'b [NewEvent],
     items: Vec<Option<HistoryItem>>,
     /// The new rows' ids, lowest and highest.
@@ -368,7 +369,7 @@ impl Store {
             None => batch.iter().map(|n| (None, n)).collect(),
             Some(ids) => batch.iter().zip(ids).filter_map(|(n, id)| id.map(|id| (Some(id), n))).collect(),
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = write_tx::WriteTx::begin(&self.pool).await?;
         let mut ids: std::collections::HashMap<&str, i64> = std::collections::HashMap::with_capacity(batch.len());
         for chunk in rows.chunks(INSERT_CHUNK) {
             let mut b = sqlx::QueryBuilder::<sqlx::Sqlite>::new(

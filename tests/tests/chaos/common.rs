@@ -24,6 +24,9 @@ pub async fn chaos_engine(toml: &str, data_dir: &std::path::Path) -> (Engine, Ar
         force_demo: false,
         demo_interval: Duration::from_secs(1),
     };
+    if std::env::var_os("TOCSIN_CHAOS_DEBUG").is_some() {
+        let _ = tracing_subscriber::fmt().with_env_filter("info,tocsin_engine=debug,tocsin_store=debug").try_init();
+    }
     let recorder = Arc::new(Recorder::default());
     let engine = Engine::start(options, recorder.clone()).await.unwrap();
     engine.set_rules_toml(RULES).await.unwrap();
@@ -132,6 +135,19 @@ impl Recorder {
             }
         }
         (per, other)
+    }
+
+    /// How many alerts the summaries stand for: a summary's text starts with its
+    /// count ("50 urgent emails in 1 inbox"); reminders ("Still unread: …") repeat
+    /// alerts already counted and are left out.
+    pub fn summarised(&self) -> usize {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| seq_of(&a.summary).is_none() && seq_of(&a.body).is_none())
+            .filter_map(|a| a.summary.split(' ').next()?.parse::<usize>().ok())
+            .sum()
     }
 }
 
