@@ -137,7 +137,7 @@ pub async fn full_disk() {
     // Room for the events held while full once space is back (a few KiB each with
     // the write-ahead log and the full-text index): a tmpfs too small for them is
     // full again right after the filler goes.
-    let size = format!("{}m", 8 + knob("TOCSIN_CHAOS_FULL", 5000, 20000) / 200);
+    let size = format!("{}m", 8 + knob("TOCSIN_CHAOS_FULL", 5000, 5000) / 200);
     let tmpfs = match Tmpfs::mount(&size) {
         Ok(t) => t,
         Err(why) => return skipped(test, &why),
@@ -157,7 +157,12 @@ pub async fn read_only() {
 }
 
 async fn unwritable(test: &str, data: &Path, mut fault: Box<dyn Fault>, expect_words: &str) {
-    let while_down = knob("TOCSIN_CHAOS_FULL", 5000, 20000);
+    // 5 000 in CI and in the long run: more than the 1 024 events the pipeline holds
+    // uncommitted (the store bug of 53b39b9 needed that), and still within what the
+    // emulator, the socket and the queues buffer meanwhile. Far beyond that the
+    // sockets push back (the emulator drops a slow consumer and replays), so
+    // "every event received while unwritable" cannot hold by design.
+    let while_down = knob("TOCSIN_CHAOS_FULL", 5000, 5000);
     let account = format!("disk_{}", test.replace('-', "_"));
     let key = format!("k_{account}_key");
     set_key(&account, &key);
