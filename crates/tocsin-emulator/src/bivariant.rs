@@ -152,16 +152,27 @@ async fn serve(state: BivariantState, mut socket: WebSocket) {
     }
 }
 
-/// A `conversation.message_posted` event on `conv`.
+/// A `conversation.message_posted` event on `conv`, from the participant `acc_9`
+/// (an id only, as the documented payload has it).
 pub fn message_posted(id: &str, conv: &str, text: &str) -> Value {
+    message_posted_by(id, conv, ("acc_9", None), text)
+}
+
+/// [`message_posted`] from `sender` (id, and the display name the PROPOSED
+/// `senderName` field carries, if any).
+pub fn message_posted_by(id: &str, conv: &str, sender: (&str, Option<&str>), text: &str) -> Value {
+    let mut payload = json!({"roomId": "room_1", "conversationId": conv,
+        "message": {"id": format!("msg_{id}"), "role": "user", "parts": [{"kind": "text", "text": text}]},
+        "senderId": sender.0});
+    if let Some(name) = sender.1 {
+        payload["senderName"] = json!(name);
+    }
     json!({
         "type": "event", "id": id,
         "topic": format!("events.{ORG}.conversations.conversation.message_posted.{conv}"),
         "event": "conversation.message_posted", "orgId": ORG, "source": "conversations",
         "resource": "conversation", "resourceId": conv, "timestamp": "2026-03-16T10:30:45.123Z",
-        "payload": {"roomId": "room_1", "conversationId": conv,
-                    "message": {"id": format!("msg_{id}"), "role": "user", "parts": [{"kind": "text", "text": text}]},
-                    "senderId": "acc_9"}
+        "payload": payload,
     })
 }
 

@@ -168,9 +168,13 @@ fn bivariant_event(rng: &mut impl Rng, id: &str) -> Value {
     if rng.random_range(0..3) == 0 {
         return task_notification(id, false);
     }
-    crate::bivariant::message_posted(id, pick(rng, &["conv_support", "conv_sales"]), pick(rng, &[
+    let (sender_id, name) = CUSTOMERS[rng.random_range(0..CUSTOMERS.len())];
+    crate::bivariant::message_posted_by(id, pick(rng, &["conv_support", "conv_sales"]), (sender_id, Some(name)), pick(rng, &[
         "Hi, my invoice shows the wrong VAT number.", "Is the Pro plan available for 3 seats?", "Thanks, that fixed it!"]))
 }
+
+/// The demo's topic-platform participants: id and display name.
+const CUSTOMERS: [(&str, &str); 3] = [("part_ana", "Ana Lima"), ("part_tom", "Tom Becker"), ("part_yuki", "Yuki Sato")];
 
 /// A topic-platform task notification: a failed one is urgent.
 fn task_notification(id: &str, failed: bool) -> Value {

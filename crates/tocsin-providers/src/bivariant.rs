@@ -188,7 +188,9 @@ fn decode_event(session: &Session, frame: &Value, text: &str, received_at_ms: i6
         inbox: string_at(&payload, &["roomId"]),
         thread: string_at(&payload, &["conversationId"]).or_else(|| string_at(frame, &["resourceId"])),
         message_id: string_at(&message, &["id"]).or_else(|| string_at(&payload, &["messageId"])),
-        sender: string_at(&payload, &["senderId"]),
+        // `senderName` is PROPOSED (the documented payload names the sender by id
+        // only); a name when the server sends one, else the id.
+        sender: string_at(&payload, &["senderName", "senderId"]),
         subject: None,
         text: text_body,
         html: None,
@@ -232,6 +234,10 @@ mod tests {
         assert_eq!(posted.thread.as_deref(), Some("conv_456"));
         assert_eq!(posted.inbox.as_deref(), Some("room_1"));
         assert_eq!(posted.sender.as_deref(), Some("acc_9"));
+        // A display name, when the server sends one, is shown instead of the id.
+        let named = event(&(r#"{"type":"event","id":"e2","topic":"t.c","event":"conversation.message_posted",
+            "payload":{"message":{"id":"m2","role":"user","parts":[{"kind":"text","text":"Hi"}]},"senderId":"acc_9","senderName":"Ana Lima"}}"#));
+        assert_eq!(named.sender.as_deref(), Some("Ana Lima"));
         assert_eq!(posted.topic.as_deref(), Some("events.org_123.conversations.conversation.message_posted.conv_456"));
 
         let chunk = event(
