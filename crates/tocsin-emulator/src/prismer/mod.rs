@@ -418,6 +418,8 @@ async fn serve(state: Arc<PrismerState>, mut socket: WebSocket, token: Option<St
                 Err(_) => break,
             },
             msg = socket.recv() => match msg {
+                // Silenced while waiting here: half-open from now on (no pong, no answer).
+                Some(Ok(Message::Text(_))) if state.hub.silent() => Ok(()),
                 Some(Ok(Message::Text(t))) => {
                     let Ok(frame) = serde_json::from_str::<Value>(t.as_str()) else {
                         let _ = socket.send(text(&json!({"type":"error","payload":{"message":"Invalid JSON"}}))).await;
