@@ -127,6 +127,41 @@ grep -qx 'Exec=/usr/bin/tocsin --minimized' "$entry" || { cat "$entry"; fail "th
 grep -qx 'Icon=tocsin' "$entry" || fail "the login item is not made from the installed entry"
 desktop-file-validate "$entry" || fail "desktop-file-validate refuses the login item"
 st="$("${demo_env[@]}" /usr/bin/tocsin autostart status --json)" && grep -q '"enabled": true' <<<"$st" || fail "tocsin autostart status does not say on"
+
+# ---- Started the way a desktop starts it: the menu entry, then the login item, each
+# through GIO's launcher (what GNOME's menu and autostart use), on this session's
+# display and bus. Running = the control socket answers `tocsin status`.
+gui_env=(env XDG_RUNTIME_DIR="$SCRATCH/run" XDG_CONFIG_HOME="$SCRATCH/config"
+    XDG_DATA_HOME="$SCRATCH/data" XDG_CACHE_HOME="$SCRATCH/cache" XDG_DATA_DIRS=/usr/local/share:/usr/share
+    TOCSIN_CONFIG_DIR="$SCRATCH/tocsin-config" TOCSIN_DATA_DIR="$SCRATCH/tocsin-data" NO_AT_BRIDGE=1)
+wait_for() { # what, seconds, command...
+    local what="$1" limit="$2"; shift 2
+    local deadline=$(( $(date +%s) + limit ))
+    until "$@"; do
+        [ "$(date +%s)" -lt "$deadline" ] || fail "timed out after ${limit}s waiting for $what"
+        sleep 0.2
+    done
+}
+answers() { "${gui_env[@]}" /usr/bin/tocsin status --json >/dev/null 2>&1; }
+stopped() { ! answers && ! pgrep -f "^/usr/bin/tocsin" >/dev/null; }
+window_up() { pgrep -f "^/usr/bin/tocsin-window" >/dev/null; }
+launch() { # desktop file, what
+    if [ -z "${DISPLAY:-}" ] || [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
+        fail "launching $2 needs a display and a session bus (run under scripts/test.sh)"
+    fi
+    "${gui_env[@]}" gio launch "$1" >"$SCRATCH/launch.log" 2>&1 || { cat "$SCRATCH/launch.log"; fail "gio launch $1"; }
+    wait_for "Tocsin started from $2 to answer" 60 answers
+}
+say "gio launch the login item ($entry)"
+launch "$entry" "the login item"
+"${gui_env[@]}" /usr/bin/tocsin quit >/dev/null
+wait_for "Tocsin started at login to quit" 30 stopped
+say "gio launch /usr/share/applications/tocsin.desktop (the menu entry): the resident and its window"
+launch /usr/share/applications/tocsin.desktop "the menu entry"
+wait_for "the window started from the menu entry" 60 window_up
+"${gui_env[@]}" /usr/bin/tocsin quit >/dev/null
+wait_for "Tocsin and its window to quit" 30 stopped
+say "started from the menu entry (with its window) and from the login item; both quit cleanly"
 "${demo_env[@]}" /usr/bin/tocsin autostart off
 [ ! -e "$entry" ] || fail "tocsin autostart off left $entry"
 st="$("${demo_env[@]}" /usr/bin/tocsin autostart status --json)" && grep -q '"enabled": false' <<<"$st" || fail "tocsin autostart status does not say off"
