@@ -12,10 +12,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use zbus::message::Type;
-use zbus::zvariant::OwnedValue;
 
 use crate::bus::PrivateBus;
-use crate::notifications::{Recorded, NAME};
+use crate::notifications::{NotifyArgs, Recorded, NAME};
 
 /// A signal the notification server emitted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,8 +39,6 @@ pub struct BusMonitor {
     task: tokio::task::JoinHandle<()>,
 }
 
-type NotifyArgs = (String, u32, String, String, String, Vec<String>, HashMap<String, OwnedValue>, i32);
-
 impl BusMonitor {
     /// Becomes a monitor of every message on `bus` (the private bus allows it).
     pub async fn start(bus: &PrivateBus) -> BusMonitor {
@@ -60,8 +57,8 @@ impl BusMonitor {
                 let mut seen = record.lock().unwrap();
                 match msg.message_type() {
                     Type::MethodCall if iface == NAME && member == "Notify" => {
-                        if let Ok((app, replaces, icon, summary, body, actions, hints, timeout)) = msg.body().deserialize::<NotifyArgs>() {
-                            let r = Recorded::new(0, app, replaces, icon, summary, body, actions, &hints, timeout, sender.clone());
+                        if let Ok(call) = msg.body().deserialize::<NotifyArgs>() {
+                            let r = Recorded::new(0, call, sender.clone());
                             seen.pending.insert((sender, header.primary().serial_num().get()), r);
                         }
                     }

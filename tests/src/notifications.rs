@@ -58,21 +58,14 @@ pub struct Recorded {
     pub sender: String,
 }
 
+/// `Notify`'s arguments, in the specification's order: app name, replaces id, icon,
+/// summary, body, actions, hints, expire timeout.
+pub type NotifyArgs = (String, u32, String, String, String, Vec<String>, HashMap<String, OwnedValue>, i32);
+
 impl Recorded {
     /// A `Notify` call's arguments as recorded (also by [`crate::monitor`]).
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        id: u32,
-        app_name: String,
-        replaces_id: u32,
-        app_icon: String,
-        summary: String,
-        body: String,
-        actions: Vec<String>,
-        hints: &HashMap<String, OwnedValue>,
-        expire_timeout: i32,
-        sender: String,
-    ) -> Recorded {
+    pub fn new(id: u32, call: NotifyArgs, sender: String) -> Recorded {
+        let (app_name, replaces_id, app_icon, summary, body, actions, hints, expire_timeout) = call;
         let urgency = hints.get("urgency").and_then(|v| u8::try_from(v).ok());
         let string_hint = |name: &str| hints.get(name).and_then(|v| <&str>::try_from(v).ok()).map(str::to_owned);
         let rendered: BTreeMap<String, String> = hints.iter().map(|(k, v)| (k.clone(), render(v))).collect();
@@ -140,7 +133,8 @@ impl Server {
             *next
         };
         let sender = header.sender().map(|s| s.to_string()).unwrap_or_default();
-        let recorded = Recorded::new(id, app_name, replaces_id, app_icon, summary, body, actions, &hints, expire_timeout, sender);
+        let call = (app_name, replaces_id, app_icon, summary, body, actions, hints, expire_timeout);
+        let recorded = Recorded::new(id, call, sender);
         self.inner.recorded.lock().unwrap().push(recorded);
         id
     }
