@@ -78,7 +78,7 @@ where
         if counting.pending.fetch_add(n, Ordering::Relaxed) + n > max {
             return Err(ReadError::TooLarge);
         }
-        Ok(bytes::Bytes::copy_from_slice(chunk.as_ref()))
+        Ok(chunk)
     });
     Box::pin(guarded.eventsource().inspect(move |e| {
         if e.is_ok() {
