@@ -42,43 +42,41 @@ fn reader_went_away(e: &anyhow::Error) -> bool {
 }
 
 async fn list_or_export(store: &Store, command: &HistoryCommand) -> anyhow::Result<()> {
-    {
-        match command {
-            HistoryCommand::List { json, limit, filters } => {
-                let q = HistoryQuery { limit: (*limit).clamp(1, 1000), ..query(filters, None)? };
-                print_items(&store.query(&q).await?.items, *json)
+    match command {
+        HistoryCommand::List { json, limit, filters } => {
+            let q = HistoryQuery { limit: (*limit).clamp(1, 1000), ..query(filters, None)? };
+            print_items(&store.query(&q).await?.items, *json)
+        }
+        HistoryCommand::Search { words, json, limit, filters } => {
+            let q = HistoryQuery { limit: (*limit).clamp(1, 1000), ..query(filters, Some(words.join(" ")))? };
+            let page = store.query(&q).await?;
+            if !json {
+                let total = page.total.unwrap_or(0);
+                eprintln!("{}{} matching events", total, if page.total_capped { "+" } else { "" });
             }
-            HistoryCommand::Search { words, json, limit, filters } => {
-                let q = HistoryQuery { limit: (*limit).clamp(1, 1000), ..query(filters, Some(words.join(" ")))? };
-                let page = store.query(&q).await?;
-                if !json {
-                    let total = page.total.unwrap_or(0);
-                    eprintln!("{}{} matching events", total, if page.total_capped { "+" } else { "" });
+            print_items(&page.items, *json)
+        }
+        HistoryCommand::Export { format, output, search, filters } => {
+            let format = match format.as_str() {
+                "jsonl" | "json" => ExportFormat::Jsonl,
+                "csv" => ExportFormat::Csv,
+                other => bail!("--format {other}: use jsonl or csv"),
+            };
+            let q = query(filters, search.clone())?;
+            let n = match output {
+                Some(file) => {
+                    let f = std::fs::File::create(file).with_context(|| format!("cannot create {}", file.display()))?;
+                    let mut w = std::io::BufWriter::new(f);
+                    store.export(&q, format, &mut w).await?
                 }
-                print_items(&page.items, *json)
-            }
-            HistoryCommand::Export { format, output, search, filters } => {
-                let format = match format.as_str() {
-                    "jsonl" | "json" => ExportFormat::Jsonl,
-                    "csv" => ExportFormat::Csv,
-                    other => bail!("--format {other}: use jsonl or csv"),
-                };
-                let q = query(filters, search.clone())?;
-                let n = match output {
-                    Some(file) => {
-                        let f = std::fs::File::create(file).with_context(|| format!("cannot create {}", file.display()))?;
-                        let mut w = std::io::BufWriter::new(f);
-                        store.export(&q, format, &mut w).await?
-                    }
-                    None => {
-                        let stdout = std::io::stdout();
-                        let mut w = std::io::BufWriter::new(stdout.lock());
-                        store.export(&q, format, &mut w).await?
-                    }
-                };
-                eprintln!("exported {n} events");
-                Ok(())
-            }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut w = std::io::BufWriter::new(stdout.lock());
+                    store.export(&q, format, &mut w).await?
+                }
+            };
+            eprintln!("exported {n} events");
+            Ok(())
         }
     }
 }
