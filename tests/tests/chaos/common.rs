@@ -81,6 +81,17 @@ impl Rng {
     }
 }
 
+/// Waits for events on the engine's (single) account's current connection, then a
+/// random moment (up to 11 ms): where a forced drop lands in the stream.
+pub async fn events_then_a_random_moment(engine: &Engine, round: u64, rng: &mut Rng) {
+    let received = engine.snapshot().accounts[0].events_received;
+    wait_until(&format!("events on connection {round}"), Duration::from_secs(30), || {
+        engine.snapshot().accounts[0].events_received > received
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(rng.below(12))).await;
+}
+
 /// Prints one figure line (`CHAOS <test>: ...`) and appends it to
 /// `TOCSIN_CHAOS_REPORT` when set (the harness collects them there).
 pub fn figure(test: &str, line: &str) {
@@ -135,6 +146,11 @@ impl Recorder {
             }
         }
         (per, other)
+    }
+
+    /// The sequence numbers alerted more than once.
+    pub fn notified_twice(&self) -> Vec<u64> {
+        self.by_seq().0.into_iter().filter(|(_, n)| *n > 1).map(|(s, _)| s).collect()
     }
 
     /// How many alerts the summaries stand for: a summary's text starts with its

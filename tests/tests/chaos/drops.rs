@@ -34,12 +34,7 @@ pub async fn forced_disconnects(p: P) {
     let mut reconnect_ms = Vec::with_capacity(rounds as usize);
     for round in 0..rounds {
         // Some of the stream on this connection first, then a drop at a random moment.
-        let received = engine.snapshot().accounts[0].events_received;
-        wait_until(&format!("events on connection {round}"), Duration::from_secs(30), || {
-            engine.snapshot().accounts[0].events_received > received
-        })
-        .await;
-        tokio::time::sleep(Duration::from_millis(rng.below(12))).await;
+        events_then_a_random_moment(&engine, round, &mut rng).await;
         let before = p.total_connections(&emu);
         let dropped = Instant::now();
         p.drop_connections(&emu);
@@ -70,7 +65,7 @@ pub async fn forced_disconnects(p: P) {
     let (_, in_flight, outside) = counted.classify(lost.iter().copied());
     let twice = counted.stored_twice();
     let (alerts, summaries) = recorder.by_seq();
-    let notified_twice: Vec<u64> = alerts.iter().filter(|(_, n)| **n > 1).map(|(s, _)| *s).collect();
+    let notified_twice = recorder.notified_twice();
     let urgent_stored = sent.iter().filter(|s| is_urgent(s.seq) && counted.stored(s.seq)).count();
     let urgent_unnotified = sent.iter().filter(|s| is_urgent(s.seq) && counted.stored(s.seq) && !alerts.contains_key(&s.seq)).count();
     reconnect_ms.sort_by(f64::total_cmp);
